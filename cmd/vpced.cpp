@@ -1,0 +1,215 @@
+// vpced: the daemon (`run`) and its offline subcommands (`check`, `zone`, `describe`), design §8.
+#include <signal.h>
+
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cmd/log.hpp"
+#include "dns/server.hpp"
+#include "zones/describe.hpp"
+#include "zones/load.hpp"
+#include "zones/records.hpp"
+
+namespace {
+
+using namespace vpced;
+
+constexpr const char* kUsage = R"(usage:
+  vpced run -c FILE [--log-format text|json] [--threads N]
+  vpced check -c FILE
+  vpced zone -c FILE [--view VPC-ID]
+  vpced describe -c FILE [--json]
+)";
+
+struct Args {
+  std::string command;
+  std::string config;
+  std::optional<std::string> view;
+  bool json = false;
+  cmd::LogFormat log_format = cmd::LogFormat::Text;
+  unsigned threads = 0;
+};
+
+std::optional<Args> parse_args(int argc, char** argv) {
+  if (argc < 2) return std::nullopt;
+  Args a;
+  a.command = argv[1];
+  for (int i = 2; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&]() -> std::optional<std::string> {
+      if (i + 1 >= argc) return std::nullopt;
+      return std::string(argv[++i]);
+    };
+    if (arg == "-c" || arg == "--config") {
+      auto v = value();
+      if (!v) return std::nullopt;
+      a.config = *v;
+    } else if (arg == "--view" && a.command == "zone") {
+      a.view = value();
+      if (!a.view) return std::nullopt;
+    } else if (arg == "--json" && a.command == "describe") {
+      a.json = true;
+    } else if (arg == "--log-format" && a.command == "run") {
+      auto v = value();
+      if (v == "json") a.log_format = cmd::LogFormat::Json;
+      else if (v == "text") a.log_format = cmd::LogFormat::Text;
+      else return std::nullopt;
+    } else if (arg == "--threads" && a.command == "run") {
+      auto v = value();
+      if (!v) return std::nullopt;
+      a.threads = static_cast<unsigned>(std::stoul(*v));
+    } else {
+      std::cerr << "vpced: unknown argument '" << arg << "'\n";
+      return std::nullopt;
+    }
+  }
+  if (a.config.empty()) return std::nullopt;
+  return a;
+}
+
+uint32_t now_unix() { return static_cast<uint32_t>(std::time(nullptr)); }
+
+std::shared_ptr<const zones::Snapshot> load(const std::string& file, bool persist, zones::Diagnostics& diags) {
+  zones::LoadOptions options;
+  options.persist = persist;
+  options.now_unix = now_unix();
+  try {
+    return zones::load_snapshot(file, options, diags);
+  } catch (const std::exception& e) {
+    diags.error({file, 0, 0}, e.what());
+    return nullptr;
+  }
+}
+
+int cmd_check(const Args& a) {
+  zones::Diagnostics diags;
+  auto snap = load(a.config, false, diags);
+  if (!snap) {
+    std::cerr << diags.format();
+    std::cerr << a.config << ": " << diags.items().size() << " error" << (diags.items().size() == 1 ? "" : "s") << "\n";
+    return 1;
+  }
+  const auto& m = snap->model();
+  std::map<std::string_view, int> states;
+  for (const auto& e : m.endpoints) ++states[zones::to_string(e.state)];
+  std::string by_state;
+  for (const auto& [s, n] : states) by_state += (by_state.empty() ? "" : ", ") + std::to_string(n) + " " + std::string(s);
+  size_t records = 0;
+  for (const auto& z : snap->zones(zones::Snapshot::kPublicView)) records += z.records.size();
+  std::cout << "ok: " << a.config << ": " << m.services.size() << " services, " << m.config.vpcs.size() << " vpcs, "
+            << m.endpoints.size() << " endpoints (" << by_state << "), " << records << " records in zone "
+            << m.zone_apex << "\n";
+  return 0;
+}
+
+int cmd_zone(const Args& a) {
+  zones::Diagnostics diags;
+  auto snap = load(a.config, true, diags);
+  if (!snap) {
+    std::cerr << diags.format();
+    return 1;
+  }
+  uint32_t view = zones::Snapshot::kPublicView;
+  if (a.view && *a.view != "public") {
+    bool known = false;
+    for (const auto& v : snap->model().config.vpcs) known |= v.id == *a.view;
+    if (!known) {
+      std::cerr << "vpced: no VPC '" << *a.view << "' in " << a.config << "\n";
+      return 1;
+    }
+    // A VPC's view is the public zone plus its private zones (none are compiled yet).
+  }
+  for (const auto& z : snap->zones(view)) std::cout << zones::to_master_file(z);
+  return 0;
+}
+
+int cmd_describe(const Args& a) {
+  zones::Diagnostics diags;
+  auto snap = load(a.config, true, diags);
+  if (!snap) {
+    std::cerr << diags.format();
+    return 1;
+  }
+  if (a.json)
+    std::cout << zones::describe_json(snap->model()).dump(2) << "\n";
+  else
+    std::cout << zones::describe_text(snap->model());
+  return 0;
+}
+
+int cmd_run(const Args& a) {
+  cmd::set_log_format(a.log_format);
+  // Signals are taken synchronously by the main thread (sigwait); every other thread inherits the mask.
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, s);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  zones::Diagnostics diags;
+  auto snap = load(a.config, true, diags);
+  if (!snap) {
+    for (const auto& d : diags.items()) cmd::log(cmd::Level::Error, zones::format_diagnostic(d));
+    return 1;
+  }
+  zones::SnapshotHolder holder;
+  holder.publish(snap);
+  dns::ServerOptions options;
+  options.listen = snap->model().config.server.dns_listen;
+  options.threads = a.threads;
+  dns::DnsServer server(holder, options);
+  try {
+    server.start();
+  } catch (const std::exception& e) {
+    cmd::log(cmd::Level::Error, e.what());
+    return 1;
+  }
+  std::string listen;
+  for (const auto& hp : options.listen) listen += (listen.empty() ? "" : ", ") + zones::to_string(hp);
+  cmd::log(cmd::Level::Info, "serving zone " + snap->model().zone_apex + " serial " + std::to_string(snap->serial()) +
+                                 " on " + listen + " (udp, tcp)");
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      zones::Diagnostics rd;
+      auto next = load(a.config, true, rd);
+      if (!next) {
+        for (const auto& d : rd.items()) cmd::log(cmd::Level::Error, zones::format_diagnostic(d));
+        cmd::log(cmd::Level::Warn, "reload failed; still serving serial " + std::to_string(holder.get()->serial()));
+        continue;
+      }
+      if (next->model().config.server.dns_listen != options.listen)
+        cmd::log(cmd::Level::Warn, "dns_listen changed; the new addresses take effect on restart");
+      holder.publish(next);
+      cmd::log(cmd::Level::Info, "reloaded: serial " + std::to_string(next->serial()));
+      continue;
+    }
+    cmd::log(cmd::Level::Info, std::string("stopping on ") + strsignal(sig));
+    break;
+  }
+  server.stop();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto args = parse_args(argc, argv);
+  if (!args) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  if (args->command == "check") return cmd_check(*args);
+  if (args->command == "zone") return cmd_zone(*args);
+  if (args->command == "describe") return cmd_describe(*args);
+  if (args->command == "run") return cmd_run(*args);
+  std::cerr << kUsage;
+  return 2;
+}

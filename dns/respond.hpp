@@ -1,0 +1,34 @@
+// The responder: one query in, one answer out, against a snapshot. The pure seam of the DNS server.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "zones/net.hpp"
+#include "zones/snapshot.hpp"
+
+namespace vpced::dns {
+
+enum class Transport { Udp, Tcp };
+
+struct Client {
+  zones::IpAddr address;
+  Transport transport = Transport::Udp;
+  int32_t listener_view = -1;  // a view fixed by the address the query arrived on, or -1
+};
+
+// What happened to a query, for metrics and the query log.
+struct Outcome {
+  uint16_t rcode = 0;  // extended rcode (BADVERS = 16)
+  zones::Lookup lookup = zones::Lookup::Refused;
+  bool truncated = false;
+  bool dropped = false;
+};
+
+// Writes the response to `query` into `out` and returns its size; 0 means drop (send nothing).
+// `out` must hold at least 512 bytes. Never allocates; never throws.
+size_t respond(const zones::Snapshot& snapshot, std::span<const uint8_t> query, const Client& client,
+               std::span<uint8_t> out, Outcome* outcome = nullptr);
+
+}  // namespace vpced::dns

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package vpced needs to build and test; idempotent (installs only what is missing).
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake pkg-config
+  libboost-dev libldns-dev libtomlplusplus-dev nlohmann-json3-dev libc-ares-dev catch2
+  # test peers and checkers
+  bind9-dnsutils bind9-utils knot-dnsutils knot-dnssecutils ldnsutils
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+if ! "${sudo_cmd[@]}" apt-get install -y --no-install-recommends "${missing[@]}"; then
+  "${sudo_cmd[@]}" apt-get update
+  "${sudo_cmd[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,157 @@
+// The parsed TOML configuration (design §3): plain values with the source position of each object.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "zones/diagnostics.hpp"
+#include "zones/net.hpp"
+
+namespace vpced::zones {
+
+using Seconds = std::chrono::seconds;
+
+struct RegionConfig {
+  std::string name;                               // "us-east-1"
+  std::string dns_suffix = "vpce.amazonaws.com";
+  std::vector<std::string> azs;                   // AZ IDs of the region ("use1-az1")
+  SourcePos pos;
+};
+
+struct ServerConfig {
+  std::filesystem::path state_dir;                // absolute (made relative to the config file's folder)
+  std::vector<HostPort> dns_listen;
+  HostPort admin_listen;                          // default 127.0.0.1:8053
+  uint32_t ttl = 60;
+  std::vector<HostPort> forwarders;               // port defaults to 53
+  std::vector<Cidr> trust_ecs_from;
+  SourcePos pos;
+};
+
+struct TsigKeyConfig {
+  std::string name;
+  std::string algorithm;                          // hmac-sha256 | hmac-sha384 | hmac-sha512 | hmac-sha1 | hmac-md5
+  std::filesystem::path secret_file;              // absolute
+  std::string view;                               // a VPC id, or empty for the public view
+  SourcePos pos;
+};
+
+struct TransferConfig {
+  std::vector<HostPort> secondaries;              // NOTIFY targets, port defaults to 53
+  std::vector<Cidr> allow;                        // AXFR/IXFR ACL
+  std::vector<TsigKeyConfig> keys;
+  SourcePos pos;
+};
+
+enum class VerifyMode { Authoritative, Recursive };
+
+struct VerifyConfig {
+  std::vector<HostPort> resolvers;                               // port defaults to 53
+  std::map<std::string, std::vector<HostPort>> nameservers;      // domain (lowercase, no trailing dot) → servers
+  VerifyMode mode = VerifyMode::Authoritative;
+  Seconds interval{60};
+  Seconds give_up_after{72 * 3600};
+  Seconds recheck_every{24 * 3600};
+  SourcePos pos;
+};
+
+struct AccountConfig {
+  std::string id;                                 // 12 digits
+  std::map<std::string, std::string> az_names;    // AZ name ("us-east-1a") → AZ ID ("use1-az1")
+  SourcePos pos;
+};
+
+struct HealthCheckConfig {
+  Seconds interval{30};
+  Seconds timeout{10};
+  uint32_t healthy_threshold = 5;
+  uint32_t unhealthy_threshold = 2;
+};
+
+struct TargetConfig {
+  HostPort address;
+  std::string az;                                 // AZ ID
+  SourcePos pos;
+};
+
+struct LoadBalancerConfig {
+  bool cross_zone = false;
+  bool proxy_protocol_v2 = false;
+  Seconds idle_timeout{350};
+  Seconds connect_timeout{10};
+  uint32_t max_connections_per_target = 55000;
+  std::vector<uint16_t> listeners;
+  std::vector<TargetConfig> targets;
+  HealthCheckConfig health_check;
+};
+
+struct ServiceConfig {
+  std::string name;
+  std::optional<std::string> id;                  // pinned "vpce-svc-" + 17 hex
+  std::string owner;                              // account id
+  std::vector<std::string> azs;                   // AZ IDs
+  bool acceptance_required = true;
+  std::vector<std::string> allowed_principals;    // ARNs or "*"
+  std::vector<std::string> accepted;              // endpoint names or ids
+  std::vector<std::string> rejected;
+  std::optional<std::string> private_dns_name;    // lowercase, may start with "*."
+  LoadBalancerConfig load_balancer;
+  SourcePos pos;
+};
+
+struct SubnetConfig {
+  std::string id;                                 // "subnet-…"
+  std::string az;                                 // AZ name of the VPC's account
+  Cidr cidr;                                      // IPv4
+  SourcePos pos;
+};
+
+struct VpcConfig {
+  std::string id;                                 // "vpc-…"
+  std::string account;
+  std::vector<Cidr> dns_clients;
+  std::vector<HostPort> dns_listen;               // port defaults to 53
+  std::vector<SubnetConfig> subnets;
+  SourcePos pos;
+};
+
+struct EndpointConfig {
+  std::string name;
+  std::optional<std::string> id;                  // pinned "vpce-" + 17 hex
+  std::string vpc;
+  std::string service;                            // service name (config name) or service id
+  std::string principal;                          // ARN
+  std::vector<std::string> subnets;               // subnet ids
+  std::optional<bool> private_dns_enabled;        // unset: true when the service has a private DNS name
+  std::map<std::string, Ipv4> addresses;          // subnet id → pinned ENI address
+  SourcePos pos;
+};
+
+struct Config {
+  std::filesystem::path file;                     // the config file as given
+  RegionConfig region;
+  ServerConfig server;
+  TransferConfig transfer;
+  VerifyConfig verify;
+  std::vector<AccountConfig> accounts;
+  std::vector<ServiceConfig> services;
+  std::vector<VpcConfig> vpcs;
+  std::vector<EndpointConfig> endpoints;
+};
+
+// "30s", "5m", "2h", "7d" and combinations in descending units ("1h30m"); integer counts only.
+// Empty strings, signs, bare numbers and unknown units give nullopt.
+std::optional<Seconds> parse_duration(std::string_view s);
+
+// Parses and validates a config file: syntax, types, ranges and every semantic rule of design §3.
+// Returns the config only when `diags` holds no error; all errors of the file are collected, sorted by position.
+std::optional<Config> load_config(const std::filesystem::path& file, Diagnostics& diags);
+std::optional<Config> load_config_text(std::string_view text, const std::filesystem::path& file, Diagnostics& diags);
+
+}  // namespace vpced::zones

@@ -1,0 +1,239 @@
+// Assignment, loading and atomic saving of generated identity.
+#include "zones/identity.hpp"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "zones/atomic_file.hpp"
+#include "zones/naming.hpp"
+
+namespace vpced::zones {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr int kFormat = 1;
+
+SourcePos position_of_offset(const std::string& file, const std::string& text, size_t offset) {
+  SourcePos pos{file, 1, 1};
+  for (size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++pos.line;
+      pos.column = 1;
+    } else {
+      ++pos.column;
+    }
+  }
+  return pos;
+}
+
+[[noreturn]] void corrupt(const std::filesystem::path& path, SourcePos pos, const std::string& why) {
+  LoadError err;
+  if (pos.file.empty()) pos.file = path.string();
+  err.diags.error(pos, "corrupt state file: " + why +
+                           " (refusing to start; restore it from a backup or remove it to regenerate every identity)");
+  throw err;
+}
+
+std::string require_string(const json& obj, const char* key, const std::filesystem::path& path) {
+  auto it = obj.find(key);
+  if (it == obj.end() || !it->is_string()) corrupt(path, {}, std::string("missing string '") + key + "'");
+  return it->get<std::string>();
+}
+
+}  // namespace
+
+std::string identity_to_json(const IdentityState& state) {
+  json services = json::object();
+  for (const auto& [name, s] : state.services) {
+    json j = {{"id", s.id}};
+    if (s.token) {
+      j["verification"] = {{"domain_name", s.token->domain_name}, {"name", s.token->name}, {"value", s.token->value}};
+    }
+    services[name] = std::move(j);
+  }
+  json endpoints = json::object();
+  for (const auto& [name, e] : state.endpoints) {
+    json addrs = json::object();
+    for (const auto& [subnet, a] : e.addresses) addrs[subnet] = to_string(a);
+    endpoints[name] = {{"id", e.id}, {"dns_suffix", e.dns_suffix}, {"addresses", std::move(addrs)}};
+  }
+  json root = {{"format", kFormat},
+               {"serial", state.serial},
+               {"zone_digest", state.zone_digest},
+               {"services", std::move(services)},
+               {"endpoints", std::move(endpoints)}};
+  return root.dump(2) + "\n";
+}
+
+IdentityState load_identity(const std::filesystem::path& state_dir) {
+  const auto path = state_dir / kIdentityFile;
+  IdentityState state;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (!std::filesystem::exists(path)) return state;
+    corrupt(path, {}, "cannot read it");
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string text = ss.str();
+  json root;
+  try {
+    root = json::parse(text);
+  } catch (const json::parse_error& e) {
+    corrupt(path, position_of_offset(path.string(), text, e.byte > 0 ? e.byte - 1 : 0), "not valid JSON");
+  }
+  if (!root.is_object()) corrupt(path, {}, "top level is not an object");
+  if (!root.contains("format") || root["format"] != kFormat) corrupt(path, {}, "unknown format version");
+  try {
+    state.serial = root.at("serial").get<uint32_t>();
+    state.zone_digest = root.at("zone_digest").get<std::string>();
+    for (const auto& [name, s] : root.at("services").items()) {
+      ServiceIdentity si;
+      si.id = require_string(s, "id", path);
+      if (!is_service_id(si.id)) corrupt(path, {}, "service '" + name + "' has a malformed id");
+      if (auto v = s.find("verification"); v != s.end()) {
+        VerificationToken t{require_string(*v, "domain_name", path), require_string(*v, "name", path),
+                            require_string(*v, "value", path)};
+        if (!is_verification_name(t.name) || !is_verification_value(t.value))
+          corrupt(path, {}, "service '" + name + "' has a malformed verification token");
+        si.token = std::move(t);
+      }
+      state.services.emplace(name, std::move(si));
+    }
+    for (const auto& [name, e] : root.at("endpoints").items()) {
+      EndpointIdentity ei;
+      ei.id = require_string(e, "id", path);
+      ei.dns_suffix = require_string(e, "dns_suffix", path);
+      if (!is_endpoint_id(ei.id) || !is_dns_suffix(ei.dns_suffix))
+        corrupt(path, {}, "endpoint '" + name + "' has a malformed id or DNS suffix");
+      for (const auto& [subnet, a] : e.at("addresses").items()) {
+        auto ip = a.is_string() ? parse_ipv4(a.get<std::string>()) : std::nullopt;
+        if (!ip) corrupt(path, {}, "endpoint '" + name + "' has a malformed address for " + subnet);
+        ei.addresses.emplace(subnet, *ip);
+      }
+      state.endpoints.emplace(name, std::move(ei));
+    }
+  } catch (const json::exception& e) {
+    corrupt(path, {}, e.what());
+  }
+  return state;
+}
+
+void save_identity(const std::filesystem::path& state_dir, const IdentityState& state) {
+  std::filesystem::create_directories(state_dir);
+  write_file_atomic(state_dir / kIdentityFile, identity_to_json(state));
+}
+
+void assign_identity(const Config& config, IdentityState& state, Diagnostics& diags) {
+  // Services.
+  std::map<std::string, ServiceIdentity> services;
+  std::set<std::string> ids_in_use;
+  for (const auto& s : config.services)
+    if (s.id) ids_in_use.insert(*s.id);
+  for (const auto& e : config.endpoints)
+    if (e.id) ids_in_use.insert(*e.id);
+  auto keep_or_new = [&](const std::optional<std::string>& pinned, const std::string* stored, auto generate) {
+    if (pinned) return *pinned;
+    if (stored && !ids_in_use.contains(*stored)) {
+      ids_in_use.insert(*stored);
+      return *stored;
+    }
+    std::string id;
+    do id = generate();
+    while (ids_in_use.contains(id));
+    ids_in_use.insert(id);
+    return id;
+  };
+  for (const auto& s : config.services) {
+    auto old = state.services.find(s.name);
+    ServiceIdentity si;
+    si.id = keep_or_new(s.id, old != state.services.end() ? &old->second.id : nullptr, new_service_id);
+    if (s.private_dns_name) {
+      // A new private DNS name gets a new token (AWS re-runs verification for a changed name).
+      if (old != state.services.end() && old->second.token && old->second.token->domain_name == *s.private_dns_name)
+        si.token = old->second.token;
+      else
+        si.token = VerificationToken{*s.private_dns_name, new_verification_name(), new_verification_value()};
+    }
+    services.emplace(s.name, std::move(si));
+  }
+
+  // Endpoints. Addresses are placed in three passes so that nothing already held can move:
+  // pins from the config, then addresses kept from state, then new ones for what is still missing.
+  std::map<std::string, const SubnetConfig*> subnets;
+  for (const auto& v : config.vpcs)
+    for (const auto& sn : v.subnets) subnets.emplace(sn.id, &sn);
+  // AWS reserves the first four addresses and the last one of every subnet.
+  auto usable = [](const Cidr& c) { return std::pair{uint64_t{c.first_v4()} + 4, uint64_t{c.last_v4()} - 1}; };
+  std::map<std::pair<std::string, uint32_t>, std::string> taken;  // (subnet, address) → endpoint name
+  std::map<std::string, EndpointIdentity> endpoints;
+  for (const auto& e : config.endpoints) {
+    auto& ei = endpoints[e.name];
+    for (const auto& [subnet, addr] : e.addresses) {
+      taken.emplace(std::pair{subnet, addr.value}, e.name);
+      ei.addresses.emplace(subnet, addr);
+    }
+  }
+  for (const auto& e : config.endpoints) {
+    auto old = state.endpoints.find(e.name);
+    if (old == state.endpoints.end()) continue;
+    auto& ei = endpoints[e.name];
+    for (const auto& subnet_id : e.subnets) {
+      auto a = old->second.addresses.find(subnet_id);
+      auto sn = subnets.find(subnet_id);
+      if (a == old->second.addresses.end() || sn == subnets.end() || ei.addresses.contains(subnet_id)) continue;
+      auto [first, last] = usable(sn->second->cidr);
+      if (a->second.value < first || a->second.value > last) continue;  // the subnet changed: a new address
+      auto [holder, fresh] = taken.emplace(std::pair{subnet_id, a->second.value}, e.name);
+      if (!fresh) {
+        diags.error(e.pos, "endpoint '" + e.name + "' already holds " + to_string(a->second) + " in '" + subnet_id +
+                               "' (state_dir), but endpoint '" + holder->second +
+                               "' pins it; pin another address so that no address moves");
+        continue;
+      }
+      ei.addresses.emplace(subnet_id, a->second);
+    }
+  }
+  for (const auto& e : config.endpoints) {
+    auto old = state.endpoints.find(e.name);
+    const EndpointIdentity* prev = old != state.endpoints.end() ? &old->second : nullptr;
+    auto& ei = endpoints[e.name];
+    ei.id = keep_or_new(e.id, prev ? &prev->id : nullptr, new_endpoint_id);
+    ei.dns_suffix = prev && is_dns_suffix(prev->dns_suffix) ? prev->dns_suffix : new_dns_suffix();
+    for (const auto& subnet_id : e.subnets) {
+      auto sn = subnets.find(subnet_id);
+      if (sn == subnets.end() || ei.addresses.contains(subnet_id)) continue;
+      auto [first, last] = usable(sn->second->cidr);
+      if (first > last) {
+        diags.error(sn->second->pos, "subnet '" + subnet_id + "' has no usable address for endpoint '" + e.name + "'");
+        continue;
+      }
+      const uint64_t span = last - first + 1, start = random_below(span);
+      bool placed = false;
+      for (uint64_t i = 0; i < span && !placed; ++i) {
+        uint32_t candidate = static_cast<uint32_t>(first + (start + i) % span);
+        if (taken.emplace(std::pair{subnet_id, candidate}, e.name).second) {
+          ei.addresses.emplace(subnet_id, Ipv4{candidate});
+          placed = true;
+        }
+      }
+      if (!placed)
+        diags.error(sn->second->pos, "subnet '" + subnet_id + "' is full: no free address for endpoint '" + e.name + "'");
+    }
+  }
+  state.services = std::move(services);
+  state.endpoints = std::move(endpoints);
+}
+
+bool update_serial(IdentityState& state, std::string_view digest, uint32_t now_unix) {
+  if (state.zone_digest == digest && state.serial != 0) return false;
+  state.serial = std::max(state.serial + 1, now_unix);
+  state.zone_digest = std::string(digest);
+  return true;
+}
+
+}  // namespace vpced::zones

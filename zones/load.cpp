@@ -1,0 +1,45 @@
+// The load pipeline from a config file to a published-ready snapshot.
+#include "zones/load.hpp"
+
+#include "zones/atomic_file.hpp"
+#include "zones/identity.hpp"
+#include "zones/records.hpp"
+
+namespace vpced::zones {
+
+namespace {
+
+std::shared_ptr<const Snapshot> finish(Config config, const LoadOptions& options, Diagnostics& diags) {
+  const auto state_dir = config.server.state_dir;
+  std::optional<DirLock> lock;
+  if (options.persist) lock.emplace(state_dir);
+  IdentityState state;
+  try {
+    state = load_identity(state_dir);
+  } catch (LoadError& e) {
+    for (const auto& d : e.diags.items()) diags.error(d.pos, d.message);
+    return nullptr;
+  }
+  const IdentityState before = state;
+  assign_identity(config, state, diags);
+  if (diags.has_errors()) return nullptr;
+  auto model = build_model(std::move(config), state, options.runtime);
+  update_serial(state, zone_digest(public_zone(*model, 0)), options.now_unix);
+  if (options.persist && state != before) save_identity(state_dir, state);
+  return compile_snapshot(std::move(model), state.serial);
+}
+
+}  // namespace
+
+std::shared_ptr<const Snapshot> load_snapshot(const std::filesystem::path& config_file, const LoadOptions& options,
+                                              Diagnostics& diags) {
+  auto config = load_config(config_file, diags);
+  if (!config || diags.has_errors()) return nullptr;
+  return finish(std::move(*config), options, diags);
+}
+
+std::shared_ptr<const Snapshot> rebuild_snapshot(const Model& model, const LoadOptions& options, Diagnostics& diags) {
+  return finish(model.config, options, diags);
+}
+
+}  // namespace vpced::zones

@@ -1,0 +1,134 @@
+// Building the model: AZ mapping per account, the common-AZ rule, endpoint states and names.
+#include "zones/model.hpp"
+
+#include <algorithm>
+#include <memory>
+
+#include "zones/naming.hpp"
+
+namespace vpced::zones {
+
+std::string_view to_string(EndpointState s) {
+  switch (s) {
+    case EndpointState::Available: return "available";
+    case EndpointState::PendingAcceptance: return "pendingAcceptance";
+    case EndpointState::Rejected: return "rejected";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(DnsNameState s) {
+  switch (s) {
+    case DnsNameState::PendingVerification: return "pendingVerification";
+    case DnsNameState::Verified: return "verified";
+    case DnsNameState::Failed: return "failed";
+  }
+  return "unknown";
+}
+
+namespace {
+
+const AccountConfig* find_account(const Config& c, std::string_view id) {
+  for (const auto& a : c.accounts)
+    if (a.id == id) return &a;
+  return nullptr;
+}
+
+std::string az_name_for(const AccountConfig* account, std::string_view az_id) {
+  if (!account) return {};
+  for (const auto& [name, id] : account->az_names)
+    if (id == az_id) return name;
+  return {};
+}
+
+std::string az_id_for(const AccountConfig* account, std::string_view az_name) {
+  if (!account) return {};
+  auto it = account->az_names.find(std::string(az_name));
+  return it == account->az_names.end() ? std::string() : it->second;
+}
+
+bool listed(const std::vector<std::string>& list, const EndpointConfig& e, std::string_view id) {
+  return std::any_of(list.begin(), list.end(), [&](const std::string& x) { return x == e.name || x == id; });
+}
+
+}  // namespace
+
+bool az_has_healthy_target(const ServiceConfig& service, std::string_view az_id, const RuntimeInputs& runtime) {
+  for (const auto& t : service.load_balancer.targets) {
+    if (!service.load_balancer.cross_zone && t.az != az_id) continue;
+    if (!runtime.unhealthy_targets.contains({service.name, t.address})) return true;
+  }
+  return false;
+}
+
+std::shared_ptr<const Model> build_model(Config config, const IdentityState& identity, const RuntimeInputs& runtime) {
+  auto model = std::make_shared<Model>();
+  model->config = std::move(config);
+  const Config& c = model->config;
+  model->zone_apex = public_zone_apex(c.region.name, c.region.dns_suffix);
+
+  for (const auto& s : c.services) {
+    ServiceModel sm;
+    sm.config = &s;
+    auto ident = identity.services.find(s.name);
+    if (ident != identity.services.end()) {
+      sm.id = ident->second.id;
+      sm.token = ident->second.token;
+    }
+    sm.service_name = service_name(c.region.name, sm.id);
+    sm.base_name = base_name(sm.id, c.region.name, c.region.dns_suffix);
+    const AccountConfig* owner = find_account(c, s.owner);
+    for (const auto& az : s.azs) sm.azs.push_back({az, az_name_for(owner, az)});
+    if (s.private_dns_name) {
+      auto v = runtime.verification.find(s.name);
+      if (v != runtime.verification.end()) sm.dns_name_state = v->second;
+    }
+    model->services.push_back(std::move(sm));
+  }
+
+  for (const auto& e : c.endpoints) {
+    EndpointModel em;
+    em.config = &e;
+    auto svc = std::find_if(c.services.begin(), c.services.end(),
+                            [&](const ServiceConfig& s) { return s.name == e.service || (s.id && *s.id == e.service); });
+    em.service = static_cast<size_t>(svc - c.services.begin());
+    auto vpc = std::find_if(c.vpcs.begin(), c.vpcs.end(), [&](const VpcConfig& v) { return v.id == e.vpc; });
+    em.vpc = static_cast<size_t>(vpc - c.vpcs.begin());
+    auto ident = identity.endpoints.find(e.name);
+    if (ident != identity.endpoints.end()) {
+      em.id = ident->second.id;
+      em.dns_suffix = ident->second.dns_suffix;
+    }
+    const ServiceModel& sm = model->services.at(em.service);
+    const ServiceConfig& sc = *sm.config;
+    if (listed(sc.rejected, e, em.id))
+      em.state = EndpointState::Rejected;
+    else if (!sc.acceptance_required || listed(sc.accepted, e, em.id))
+      em.state = EndpointState::Available;
+    else
+      em.state = EndpointState::PendingAcceptance;
+    em.private_dns_enabled = e.private_dns_enabled.value_or(sc.private_dns_name.has_value());
+
+    const VpcConfig& v = c.vpcs.at(em.vpc);
+    const AccountConfig* consumer = find_account(c, v.account);
+    em.regional_name = regional_name(em.id, em.dns_suffix, sm.base_name);
+    for (const auto& subnet_id : e.subnets) {
+      auto sn = std::find_if(v.subnets.begin(), v.subnets.end(), [&](const SubnetConfig& x) { return x.id == subnet_id; });
+      if (sn == v.subnets.end()) continue;
+      Eni eni{subnet_id, {az_id_for(consumer, sn->az), sn->az}, {}};
+      if (ident != identity.endpoints.end()) {
+        if (auto a = ident->second.addresses.find(subnet_id); a != ident->second.addresses.end()) eni.address = a->second;
+      }
+      em.zonal_names.push_back(zonal_name(em.id, em.dns_suffix, eni.az.name, sm.base_name));
+      em.enis.push_back(std::move(eni));
+    }
+    for (const auto& eni : em.enis)
+      if (az_has_healthy_target(sc, eni.az.id, runtime)) em.regional_addresses.push_back(eni.address);
+    if (em.regional_addresses.empty())  // fail open: no AZ reaches a healthy target, answer with every ENI
+      for (const auto& eni : em.enis) em.regional_addresses.push_back(eni.address);
+    model->endpoints.push_back(std::move(em));
+  }
+  return model;
+}
+
+}  // namespace vpced::zones

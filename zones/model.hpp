@@ -1,0 +1,82 @@
+// The validated model (design §1, §4): config joined with identity, AZ names resolved per account,
+// endpoint states decided. Pure data; the snapshot and the describe output are built from it.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "zones/config.hpp"
+#include "zones/identity.hpp"
+
+namespace vpced::zones {
+
+enum class EndpointState { Available, PendingAcceptance, Rejected };
+std::string_view to_string(EndpointState s);  // AWS wire spelling: "available", "pendingAcceptance", "rejected"
+
+enum class DnsNameState { PendingVerification, Verified, Failed };
+std::string_view to_string(DnsNameState s);  // "pendingVerification", "verified", "failed"
+
+// What the running daemon knows beyond config and identity. Defaults describe a daemon that has not
+// checked anything yet: every name pending verification, every target healthy.
+struct RuntimeInputs {
+  std::map<std::string, DnsNameState> verification;              // service name → state of its private DNS name
+  std::set<std::pair<std::string, HostPort>> unhealthy_targets;  // (service name, target address)
+};
+
+struct AzPair {
+  std::string id;    // "use1-az1"
+  std::string name;  // in the account that looks at it; empty when that account has no name for it
+};
+
+struct ServiceModel {
+  const ServiceConfig* config = nullptr;
+  std::string id;
+  std::string service_name;  // com.amazonaws.vpce.<region>.<id>
+  std::string base_name;     // <id>.<region>.<dns_suffix>
+  std::vector<AzPair> azs;   // the service's AZ IDs with the owner's names
+  std::optional<VerificationToken> token;
+  DnsNameState dns_name_state = DnsNameState::PendingVerification;
+};
+
+struct Eni {
+  std::string subnet_id;
+  AzPair az;  // with the consumer account's name
+  Ipv4 address;
+};
+
+struct EndpointModel {
+  const EndpointConfig* config = nullptr;
+  size_t service = 0;  // index into Model::services
+  size_t vpc = 0;      // index into Config::vpcs
+  std::string id;
+  std::string dns_suffix;
+  EndpointState state = EndpointState::PendingAcceptance;
+  bool private_dns_enabled = false;
+  std::vector<Eni> enis;               // in the config's subnet order
+  std::string regional_name;
+  std::vector<std::string> zonal_names;  // parallel to enis
+  // ENIs the regional name answers with: those whose AZ can reach a healthy target (design §5).
+  std::vector<Ipv4> regional_addresses;
+};
+
+struct Model {
+  Config config;
+  std::string zone_apex;  // <region>.<dns_suffix>
+  std::vector<ServiceModel> services;
+  std::vector<EndpointModel> endpoints;
+};
+
+// Joins a validated config with its assigned identity. The config is copied in; pointers inside the model
+// point into model.config. Precondition: assign_identity(config, identity) ran without errors.
+std::shared_ptr<const Model> build_model(Config config, const IdentityState& identity, const RuntimeInputs& runtime);
+
+// The AZ IDs of `service` reachable from an ENI in `az_id`: true when a healthy target in that AZ exists, or
+// any healthy target when cross_zone is on (NLB: an AZ without targets counts as unhealthy).
+bool az_has_healthy_target(const ServiceConfig& service, std::string_view az_id, const RuntimeInputs& runtime);
+
+}  // namespace vpced::zones

@@ -1,0 +1,39 @@
+// Zone content as presentation-format records: the one source for `vpced zone`, the compiled wire answers
+// and (later) zone transfers, so that all three always agree.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "zones/model.hpp"
+
+namespace vpced::zones {
+
+struct Record {
+  std::string owner;  // absolute, lowercase, with the trailing dot
+  uint32_t ttl = 0;
+  std::string type;   // "SOA", "NS", "A"
+  std::string rdata;  // presentation format, names absolute
+  auto operator<=>(const Record&) const = default;
+};
+
+struct ZoneContent {
+  std::string apex;  // absolute, with the trailing dot
+  std::vector<Record> records;  // SOA first, then sorted by owner and type
+};
+
+// SOA timers. minimum doubles as the negative-caching TTL (RFC 2308 §5), set to server.ttl.
+inline constexpr uint32_t kSoaRefresh = 3600, kSoaRetry = 600, kSoaExpire = 1209600;
+
+// The public zone <region>.<dns_suffix>: SOA, NS ns1 (+ A glue for each IPv4 dns_listen address), and the
+// regional and zonal A records of every available endpoint (design §5).
+ZoneContent public_zone(const Model& model, uint32_t serial);
+
+// A digest of everything but the SOA serial: the serial moves exactly when this changes.
+std::string zone_digest(const ZoneContent& zone);
+
+// RFC 1035 master file text.
+std::string to_master_file(const ZoneContent& zone);
+
+}  // namespace vpced::zones

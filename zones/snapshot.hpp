@@ -1,0 +1,127 @@
+// The immutable, precompiled answer set the DNS server reads (style.md "Immutable snapshots"). Every answer
+// is rendered to wire bytes here, once; the query path only hashes the name and copies bytes.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "zones/model.hpp"
+#include "zones/records.hpp"
+
+namespace vpced::zones {
+
+enum class Lookup { Hit, NoData, NxDomain, Refused };
+std::string_view to_string(Lookup l);
+
+// The sections of a response after the question, as wire bytes. Compression pointers inside refer to the
+// question name at offset 12 (which the server echoes with the same length) or to the tail itself.
+struct CompiledAnswer {
+  uint8_t rcode = 0;
+  uint16_t ancount = 0, nscount = 0, arcount = 0;
+  uint32_t offset = 0, length = 0;  // into Snapshot::arena_
+};
+
+struct LookupResult {
+  Lookup kind = Lookup::Refused;
+  const CompiledAnswer* answer = nullptr;  // null for Refused
+  uint32_t zone = 0;
+};
+
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+template <typename V>
+using NameMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
+
+class Snapshot {
+ public:
+  static constexpr uint32_t kPublicView = 0;
+
+  // Looks up a lowercase, uncompressed wire-format name. Never allocates.
+  LookupResult lookup(uint32_t view, std::span<const uint8_t> lower_name, uint16_t qtype) const;
+  std::string_view bytes(const CompiledAnswer& a) const { return std::string_view(arena_).substr(a.offset, a.length); }
+
+  uint32_t view_for_client(const IpAddr& client) const;
+  size_t view_count() const { return views_.size(); }
+  const std::string& view_name(uint32_t view) const { return views_.at(view).name; }
+
+  const Model& model() const { return *model_; }
+  const std::shared_ptr<const Model>& model_ptr() const { return model_; }
+  uint32_t serial() const { return serial_; }
+  const std::vector<ZoneContent>& zones(uint32_t view) const { return views_.at(view).contents; }
+
+ private:
+  friend std::shared_ptr<const Snapshot> compile_snapshot(std::shared_ptr<const Model>, uint32_t);
+
+  struct Node {
+    uint32_t zone = 0;
+    uint32_t types_begin = 0, types_end = 0;  // into types_
+    uint32_t nodata = 0;                      // into answers_
+    uint32_t any = 0;
+  };
+  struct TypeAnswer {
+    uint16_t qtype;
+    uint32_t answer;
+  };
+  struct View {
+    std::string name;
+    NameMap<Node> names;
+    NameMap<uint32_t> apexes;        // apex wire name → zone
+    std::vector<uint32_t> nxdomain;  // per zone, into answers_
+    std::vector<ZoneContent> contents;
+  };
+
+  std::shared_ptr<const Model> model_;
+  uint32_t serial_ = 0;
+  std::vector<View> views_;
+  std::vector<TypeAnswer> types_;
+  std::vector<CompiledAnswer> answers_;
+  std::string arena_;
+};
+
+// Compiles the public view of `model` with the given SOA serial. Throws std::runtime_error if ldns rejects a
+// generated record (a bug, never user input: the config was validated).
+std::shared_ptr<const Snapshot> compile_snapshot(std::shared_ptr<const Model> model, uint32_t serial);
+
+// Publishes snapshots to reader threads (PowerDNS sholder.hh): a mutex-guarded pointer plus an atomic
+// generation. Readers keep a thread-local copy and take the mutex only when the generation moved.
+class SnapshotHolder {
+ public:
+  void publish(std::shared_ptr<const Snapshot> s);
+  std::shared_ptr<const Snapshot> get() const;
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<const Snapshot> current_;
+  std::atomic<uint64_t> generation_{0};
+};
+
+class SnapshotReader {
+ public:
+  explicit SnapshotReader(const SnapshotHolder& holder) : holder_(holder) {}
+  // The current snapshot; lock-free unless a new one was published since the last call.
+  const Snapshot& current() {
+    uint64_t g = holder_.generation();
+    if (g != seen_ || !local_) {
+      local_ = holder_.get();
+      seen_ = g;
+    }
+    return *local_;
+  }
+
+ private:
+  const SnapshotHolder& holder_;
+  std::shared_ptr<const Snapshot> local_;
+  uint64_t seen_ = 0;
+};
+
+}  // namespace vpced::zones
