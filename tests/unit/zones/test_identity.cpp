@@ -1,0 +1,150 @@
+// Tests of identity generation, stability across restarts and edits, and crash-safe persistence (design §4).
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <regex>
+
+#include "../fixture.hpp"
+#include "zones/identity.hpp"
+#include "zones/naming.hpp"
+
+using namespace vpced::zones;
+using vpced::testing::kSmallConfig;
+using vpced::testing::load_text;
+
+namespace {
+
+// The small config without pinned IDs and addresses: everything is generated.
+std::string unpinned() {
+  std::string s = std::regex_replace(kSmallConfig, std::regex("\nid = \"vpce-[0-9a-f]+\""), "");
+  return std::regex_replace(s, std::regex("\naddresses = \\{[^}]*\\}"), "");
+}
+
+std::filesystem::path temp_dir() {
+  auto p = std::filesystem::temp_directory_path() / ("vpced-identity-" + new_dns_suffix());
+  std::filesystem::create_directories(p);
+  return p;
+}
+
+IdentityState assign(const std::string& text, IdentityState state = {}) {
+  Diagnostics diags;
+  assign_identity(load_text(text), state, diags);
+  INFO(diags.format());
+  REQUIRE_FALSE(diags.has_errors());
+  return state;
+}
+
+const std::string kExtraEndpoint = R"(
+[[endpoints]]
+name = "extra"
+vpc = "vpc-0a000000000000001"
+service = "orders"
+principal = "arn:aws:iam::444455556666:root"
+subnets = ["subnet-0a000000000000001", "subnet-0a000000000000003"]
+private_dns_enabled = false
+)";
+
+}  // namespace
+
+TEST_CASE("generated identity is well formed and avoids reserved addresses", "[identity]") {
+  auto state = assign(unpinned());
+  REQUIRE(state.endpoints.size() == 3);
+  REQUIRE(state.services.size() == 1);
+  CHECK(is_service_id(state.services.at("orders").id));
+  REQUIRE(state.services.at("orders").token);
+  CHECK(state.services.at("orders").token->domain_name == "api.example.com");
+  for (const auto& [name, e] : state.endpoints) {
+    CHECK(is_endpoint_id(e.id));
+    CHECK(is_dns_suffix(e.dns_suffix));
+    for (const auto& [subnet, a] : e.addresses) {
+      const uint32_t net = subnet == "subnet-0a000000000000001" ? 0x7f100100u : 0x7f100300u;
+      CHECK(a.value >= net + 4);     // .0-.3 are reserved
+      CHECK(a.value <= net + 254);  // .255 is reserved
+    }
+  }
+  CHECK(state.endpoints.at("app").addresses.size() == 2);
+}
+
+TEST_CASE("identity survives a restart through the state file", "[identity]") {
+  auto dir = temp_dir();
+  auto state = assign(unpinned());
+  save_identity(dir, state);
+  CHECK_FALSE(std::filesystem::exists(dir / "identity.json.tmp"));
+  auto loaded = load_identity(dir);
+  CHECK(loaded == state);
+  auto again = assign(unpinned(), loaded);
+  CHECK(again == state);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("adding and removing other objects moves nothing", "[identity]") {
+  auto before = assign(unpinned());
+  auto added = assign(unpinned() + kExtraEndpoint, before);
+  CHECK(added.endpoints.size() == 4);
+  for (const auto& name : {"app", "pending", "gone"}) CHECK(added.endpoints.at(name) == before.endpoints.at(name));
+  CHECK(added.services == before.services);
+  // Remove "pending": the others stay put, the removed one is forgotten.
+  std::string without = std::regex_replace(unpinned() + kExtraEndpoint,
+                                           std::regex("\\[\\[endpoints\\]\\]\nname = \"pending\"[\\s\\S]*?(?=\\[\\[endpoints\\]\\])"), "");
+  auto removed = assign(without, added);
+  CHECK_FALSE(removed.endpoints.contains("pending"));
+  for (const auto& name : {"app", "gone", "extra"}) CHECK(removed.endpoints.at(name) == added.endpoints.at(name));
+}
+
+TEST_CASE("a new private DNS name gets a new token; the same name keeps it", "[identity]") {
+  auto before = assign(unpinned());
+  auto same = assign(unpinned(), before);
+  CHECK(same.services.at("orders").token == before.services.at("orders").token);
+  std::string renamed = std::regex_replace(unpinned(), std::regex("api\\.example\\.com"), "api2.example.com");
+  auto after = assign(renamed, before);
+  REQUIRE(after.services.at("orders").token);
+  CHECK(after.services.at("orders").token->domain_name == "api2.example.com");
+  CHECK(after.services.at("orders").token->value != before.services.at("orders").token->value);
+  CHECK(after.services.at("orders").id == before.services.at("orders").id);
+}
+
+TEST_CASE("pins win, and a pin on an address another endpoint holds is an error", "[identity]") {
+  auto state = assign(unpinned());
+  Ipv4 held = state.endpoints.at("app").addresses.at("subnet-0a000000000000001");
+  // "pending" pins app's address.
+  std::string text = std::regex_replace(unpinned(), std::regex("name = \"pending\"\n"),
+                                        "name = \"pending\"\naddresses = { \"subnet-0a000000000000001\" = \"" +
+                                            to_string(held) + "\" }\n");
+  Diagnostics diags;
+  assign_identity(load_text(text), state, diags);
+  REQUIRE(diags.items().size() == 1);
+  CHECK_THAT(diags.items()[0].message, Catch::Contains("endpoint 'app' already holds " + to_string(held)));
+  CHECK_THAT(diags.items()[0].message, Catch::Contains("endpoint 'pending' pins it"));
+}
+
+TEST_CASE("a corrupt state file stops the load and is left untouched", "[identity]") {
+  auto dir = temp_dir();
+  const std::string garbage = "{\n  \"format\": 1,\n  \"serial\": oops\n}\n";
+  {
+    std::ofstream(dir / "identity.json") << garbage;
+  }
+  try {
+    load_identity(dir);
+    FAIL("a corrupt state file loaded");
+  } catch (const LoadError& e) {
+    REQUIRE(e.diags.items().size() == 1);
+    CHECK(e.diags.items()[0].pos.file == (dir / "identity.json").string());
+    CHECK(e.diags.items()[0].pos.line == 3);
+    CHECK_THAT(e.diags.items()[0].message, Catch::StartsWith("corrupt state file: not valid JSON"));
+  }
+  std::ifstream in(dir / "identity.json");
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(content == garbage);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("the serial moves exactly when the zone content changes", "[identity]") {
+  IdentityState s;
+  CHECK(update_serial(s, "aaaa", 1000));
+  CHECK(s.serial == 1000);
+  CHECK_FALSE(update_serial(s, "aaaa", 2000));
+  CHECK(s.serial == 1000);
+  CHECK(update_serial(s, "bbbb", 900));  // the clock went back: still increases
+  CHECK(s.serial == 1001);
+  CHECK(update_serial(s, "cccc", 5000));
+  CHECK(s.serial == 5000);
+}

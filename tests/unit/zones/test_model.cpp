@@ -1,0 +1,143 @@
+// Tests of the model: AZ names per account, the common-AZ rule, states, regional answers and health.
+#include <catch2/catch.hpp>
+#include <regex>
+
+#include "../fixture.hpp"
+#include "zones/describe.hpp"
+#include "zones/records.hpp"
+
+using namespace vpced::zones;
+using vpced::testing::kSmallConfig;
+using vpced::testing::model_of;
+
+namespace {
+
+const EndpointModel& endpoint(const Model& m, const std::string& name) {
+  for (const auto& e : m.endpoints)
+    if (e.config->name == name) return e;
+  FAIL("no endpoint " << name);
+  throw;
+}
+
+}  // namespace
+
+TEST_CASE("AZ names are the consumer account's, IDs are physical", "[model]") {
+  IdentityState state;
+  auto m = model_of(kSmallConfig, state);
+  const auto& app = endpoint(*m, "app");
+  REQUIRE(app.enis.size() == 2);
+  // Consumer's us-east-1a is use1-az2; its us-east-1c is use1-az1.
+  CHECK(app.enis[0].az.name == "us-east-1a");
+  CHECK(app.enis[0].az.id == "use1-az2");
+  CHECK(app.enis[1].az.name == "us-east-1c");
+  CHECK(app.enis[1].az.id == "use1-az1");
+  // The provider sees its own names for the same IDs.
+  const auto& svc = m->services.at(0);
+  REQUIRE(svc.azs.size() == 2);
+  CHECK(svc.azs[0].id == "use1-az1");
+  CHECK(svc.azs[0].name == "us-east-1a");
+  CHECK(svc.azs[1].id == "use1-az2");
+  CHECK(svc.azs[1].name == "us-east-1b");
+  // Zonal names carry the consumer's AZ name.
+  CHECK(app.zonal_names[0] == app.id + "-" + app.dns_suffix + "-us-east-1a." + svc.base_name);
+}
+
+TEST_CASE("endpoint states follow acceptance", "[model]") {
+  IdentityState state;
+  auto m = model_of(kSmallConfig, state);
+  CHECK(endpoint(*m, "app").state == EndpointState::Available);
+  CHECK(endpoint(*m, "pending").state == EndpointState::PendingAcceptance);
+  CHECK(endpoint(*m, "gone").state == EndpointState::Rejected);
+  CHECK(to_string(EndpointState::PendingAcceptance) == "pendingAcceptance");
+  // Without acceptance required, every endpoint not rejected is available.
+  std::string auto_accept = std::regex_replace(kSmallConfig, std::regex("acceptance_required = true"),
+                                               "acceptance_required = false");
+  IdentityState s2;
+  auto m2 = model_of(auto_accept, s2);
+  CHECK(endpoint(*m2, "pending").state == EndpointState::Available);
+  CHECK(endpoint(*m2, "gone").state == EndpointState::Rejected);
+}
+
+TEST_CASE("the regional name answers with ENIs whose AZ reaches a healthy target, failing open", "[model]") {
+  IdentityState state;
+  auto all = model_of(kSmallConfig, state);
+  CHECK(endpoint(*all, "app").regional_addresses.size() == 2);
+
+  RuntimeInputs one_down;
+  one_down.unhealthy_targets.insert({"orders", *parse_host_port("127.0.0.1:9443")});  // use1-az1's only target
+  IdentityState s1;
+  auto m1 = model_of(kSmallConfig, s1, one_down);
+  const auto& app = endpoint(*m1, "app");
+  REQUIRE(app.regional_addresses.size() == 1);
+  CHECK(app.regional_addresses[0] == app.enis[0].address);  // the use1-az2 ENI
+
+  RuntimeInputs all_down = one_down;
+  all_down.unhealthy_targets.insert({"orders", *parse_host_port("127.0.0.2:9443")});
+  IdentityState s2;
+  auto m2 = model_of(kSmallConfig, s2, all_down);
+  CHECK(endpoint(*m2, "app").regional_addresses.size() == 2);  // NLB fails open
+
+  // Cross-zone: one healthy target anywhere serves every AZ.
+  std::string cross = std::regex_replace(kSmallConfig, std::regex("listeners = \\[443\\]"),
+                                         "listeners = [443]\n  cross_zone = true");
+  IdentityState s3;
+  auto m3 = model_of(cross, s3, one_down);
+  CHECK(endpoint(*m3, "app").regional_addresses.size() == 2);
+}
+
+TEST_CASE("private DNS is on by default only where the service has a name", "[model]") {
+  IdentityState state;
+  auto m = model_of(kSmallConfig, state);
+  CHECK(endpoint(*m, "app").private_dns_enabled);
+  CHECK_FALSE(endpoint(*m, "pending").private_dns_enabled);
+}
+
+TEST_CASE("describe JSON carries AWS's field names and DnsEntries order", "[model][describe]") {
+  IdentityState state;
+  auto m = model_of(kSmallConfig, state);
+  auto j = describe_json(*m);
+  REQUIRE(j["ServiceConfigurations"].size() == 1);
+  const auto& s = j["ServiceConfigurations"][0];
+  CHECK(s["ServiceName"] == "com.amazonaws.vpce.us-east-1." + s["ServiceId"].get<std::string>());
+  CHECK(s["BaseEndpointDnsNames"][0] == s["ServiceId"].get<std::string>() + ".us-east-1.vpce.amazonaws.com");
+  CHECK(s["AvailabilityZones"] == nlohmann::json::array({"us-east-1a", "us-east-1b"}));
+  CHECK(s["AvailabilityZoneIds"] == nlohmann::json::array({"use1-az1", "use1-az2"}));
+  CHECK(s["AcceptanceRequired"] == true);
+  CHECK(s["PrivateDnsName"] == "api.example.com");
+  CHECK(s["PrivateDnsNameConfiguration"]["State"] == "pendingVerification");
+  CHECK(s["PrivateDnsNameConfiguration"]["Type"] == "TXT");
+  CHECK(s["Tags"][0]["Value"] == "orders");
+  REQUIRE(j["VpcEndpoints"].size() == 3);
+  const auto& e = j["VpcEndpoints"][0];
+  CHECK(e["VpcEndpointId"] == "vpce-0123456789abcdef0");
+  CHECK(e["State"] == "available");
+  REQUIRE(e["DnsEntries"].size() == 4);  // regional, two zonal, private
+  const auto& app = endpoint(*m, "app");
+  CHECK(e["DnsEntries"][0]["DnsName"] == app.regional_name);
+  CHECK(e["DnsEntries"][1]["DnsName"] == app.zonal_names[0]);
+  CHECK(e["DnsEntries"][2]["DnsName"] == app.zonal_names[1]);
+  CHECK(e["DnsEntries"][3]["DnsName"] == "api.example.com");
+  CHECK(e["NetworkInterfaces"][0]["PrivateIpAddress"] == "127.16.1.10");
+  CHECK(e["NetworkInterfaces"][0]["AvailabilityZoneId"] == "use1-az2");
+  CHECK(j["VpcEndpoints"][1]["State"] == "pendingAcceptance");
+  CHECK(j["VpcEndpoints"][2]["State"] == "rejected");
+}
+
+TEST_CASE("the public zone holds names of available endpoints only", "[model][records]") {
+  IdentityState state;
+  auto m = model_of(kSmallConfig, state);
+  auto z = public_zone(*m, 7);
+  REQUIRE(z.records.front().type == "SOA");
+  CHECK_THAT(z.records.front().rdata, Catch::Contains(" 7 "));
+  size_t a = 0;
+  for (const auto& r : z.records) {
+    CHECK(r.ttl == 60);
+    if (r.type == "A" && r.owner.starts_with("vpce-")) {
+      ++a;
+      CHECK(r.owner.starts_with("vpce-0123456789abcdef0-"));
+    }
+  }
+  CHECK(a == 4);  // regional ×2 + zonal ×2 of "app"
+  // The digest ignores the serial but sees content.
+  CHECK(zone_digest(public_zone(*m, 7)) == zone_digest(public_zone(*m, 8)));
+}
