@@ -245,13 +245,13 @@ struct KeySrc {
 
 class Loader {
  public:
-  Loader(const fs::path& file, Diagnostics& diags) : file_(file.string()), diags_(diags) {
+  Loader(const fs::path& file, Diagnostics& diags) : path_(file), file_(file.string()), diags_(diags) {
     std::error_code ec;
     fs::path abs = fs::absolute(file.empty() ? fs::path(".") : file, ec);
     base_dir_ = (ec ? file : abs).parent_path();
   }
 
-  std::optional<Config> load(std::string_view text, const fs::path& file) {
+  std::optional<Config> load(std::string_view text) {
     toml::table root;
     try {
       root = toml::parse(text, std::string_view(file_));
@@ -262,7 +262,7 @@ class Loader {
       diags_.sort();
       return std::nullopt;
     }
-    cfg_.file = file;
+    cfg_.file = path_;
     cfg_.server.state_dir = resolve_path("state");
     cfg_.server.admin_listen = *parse_host_port("127.0.0.1:8053");
     read_root(root);
@@ -804,12 +804,15 @@ class Loader {
       auto interval = duration(hc->get("interval"), p + "interval", Seconds{5}, Seconds{300});
       auto timeout = duration(hc->get("timeout"), p + "timeout", Seconds{2}, Seconds{120});
       if (interval) h.interval = *interval;
-      if (timeout) h.timeout = *timeout;
-      if ((interval || timeout) && h.timeout > h.interval) {
-        const toml::node* n = hc->get(timeout ? "timeout" : "interval");
-        error(pos(*n), p + "timeout: " + format_duration(h.timeout) + " must not exceed the interval " +
-                           format_duration(h.interval));
-      }
+      // A check must end before the next one starts: the default timeout shrinks to a shorter interval, and
+      // an explicit timeout above the interval is an error.
+      if (timeout)
+        h.timeout = *timeout;
+      else
+        h.timeout = std::min(h.timeout, h.interval);
+      if (timeout && h.timeout > h.interval)
+        error(pos(*hc->get("timeout")), p + "timeout: " + format_duration(h.timeout) +
+                                            " must not exceed the interval " + format_duration(h.interval));
       if (auto v = integer(hc->get("healthy_threshold"), p + "healthy_threshold", 2, 10))
         h.healthy_threshold = static_cast<uint32_t>(*v);
       if (auto v = integer(hc->get("unhealthy_threshold"), p + "unhealthy_threshold", 2, 10))
@@ -1235,7 +1238,8 @@ class Loader {
     }
   }
 
-  std::string file_;
+  fs::path path_;     // as given
+  std::string file_;  // as printed in diagnostics
   fs::path base_dir_;
   Diagnostics& diags_;
   Config cfg_;
@@ -1252,7 +1256,7 @@ class Loader {
 }  // namespace
 
 std::optional<Config> load_config_text(std::string_view text, const std::filesystem::path& file, Diagnostics& diags) {
-  return Loader(file, diags).load(text, file);
+  return Loader(file, diags).load(text);
 }
 
 std::optional<Config> load_config(const std::filesystem::path& file, Diagnostics& diags) {

@@ -36,7 +36,7 @@ struct ServerConfig {
 
 struct TsigKeyConfig {
   std::string name;
-  std::string algorithm;                          // hmac-sha256 | hmac-sha384 | hmac-sha512 | hmac-sha1 | hmac-md5
+  std::string algorithm;                          // hmac-md5, hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384, hmac-sha512
   std::filesystem::path secret_file;              // absolute
   std::string view;                               // a VPC id, or empty for the public view
   SourcePos pos;

@@ -169,12 +169,14 @@ void assign_identity(const Config& config, IdentityState& state, Diagnostics& di
     for (const auto& sn : v.subnets) subnets.emplace(sn.id, &sn);
   // AWS reserves the first four addresses and the last one of every subnet.
   auto usable = [](const Cidr& c) { return std::pair{uint64_t{c.first_v4()} + 4, uint64_t{c.last_v4()} - 1}; };
-  std::map<std::pair<std::string, uint32_t>, std::string> taken;  // (subnet, address) → endpoint name
+  // Address → endpoint name, across all VPCs: VPC CIDRs may overlap, but every ENI address is also a listening
+  // address of the relay on this host, so no two ENIs may share one.
+  std::map<uint32_t, std::string> taken;
   std::map<std::string, EndpointIdentity> endpoints;
   for (const auto& e : config.endpoints) {
     auto& ei = endpoints[e.name];
     for (const auto& [subnet, addr] : e.addresses) {
-      taken.emplace(std::pair{subnet, addr.value}, e.name);
+      taken.emplace(addr.value, e.name);
       ei.addresses.emplace(subnet, addr);
     }
   }
@@ -188,7 +190,7 @@ void assign_identity(const Config& config, IdentityState& state, Diagnostics& di
       if (a == old->second.addresses.end() || sn == subnets.end() || ei.addresses.contains(subnet_id)) continue;
       auto [first, last] = usable(sn->second->cidr);
       if (a->second.value < first || a->second.value > last) continue;  // the subnet changed: a new address
-      auto [holder, fresh] = taken.emplace(std::pair{subnet_id, a->second.value}, e.name);
+      auto [holder, fresh] = taken.emplace(a->second.value, e.name);
       if (!fresh) {
         diags.error(e.pos, "endpoint '" + e.name + "' already holds " + to_string(a->second) + " in '" + subnet_id +
                                "' (state_dir), but endpoint '" + holder->second +
@@ -216,7 +218,7 @@ void assign_identity(const Config& config, IdentityState& state, Diagnostics& di
       bool placed = false;
       for (uint64_t i = 0; i < span && !placed; ++i) {
         uint32_t candidate = static_cast<uint32_t>(first + (start + i) % span);
-        if (taken.emplace(std::pair{subnet_id, candidate}, e.name).second) {
+        if (taken.emplace(candidate, e.name).second) {
           ei.addresses.emplace(subnet_id, Ipv4{candidate});
           placed = true;
         }

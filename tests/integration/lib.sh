@@ -68,6 +68,30 @@ check_true() {
   if "$@"; then pass; else fail "$what (command: $*)"; fi
 }
 
+# Runs a Python checker (arguments: script and its arguments) that prints "FAIL: ..." lines and a final
+# "CHECKS n" line, and adds its results to the counts.
+py_checks() {
+  local out rc n line
+  out=$("$PY" "$@" 2>&1)
+  rc=$?
+  if [ $rc -ne 0 ]; then
+    fail "$(basename "$1") ${2:-} exited with status $rc: $out"
+    return
+  fi
+  n=$(sed -n 's/^CHECKS \([0-9]*\)$/\1/p' <<<"$out")
+  if [ -z "$n" ]; then
+    fail "$(basename "$1") ${2:-}: no CHECKS line in its output: $out"
+    return
+  fi
+  CHECKS=$((CHECKS + n))
+  while IFS= read -r line; do
+    if [[ "$line" == FAIL:* ]]; then
+      FAILS=$((FAILS + 1))
+      echo "$line" >&2
+    fi
+  done <<<"$out"
+}
+
 # Called by the EXIT trap: stops vpced, prints its log on failure, reports.
 finish() {
   local rc=$?
@@ -90,6 +114,9 @@ finish() {
   exit 0
 }
 trap finish EXIT
+
+# Escapes a string for use inside an extended regular expression (grep -E, [[ =~ ]]).
+re_escape() { sed 's/[][\\.*^$()+?{}|]/\\&/g' <<<"$1"; }
 
 # --- setup -----------------------------------------------------------------------------------------------
 
@@ -205,7 +232,7 @@ qdig() { dig +time=2 +tries=1 +norec @127.0.0.1 -p "$PORT" "$@" 2>&1; }
 qkdig() { kdig +time=2 +retry=0 +norec @127.0.0.1 -p "$PORT" "$@" 2>&1; }
 
 # The status word (NOERROR, NXDOMAIN...) of a dig reply text.
-dig_status() { sed -n 's/.*status: \([A-Z]*\),.*/\1/p' <<<"$1" | head -n 1; }
+dig_status() { sed -n 's/.*status: \([A-Z]*\)[,;].*/\1/p' <<<"$1" | head -n 1; }
 # The header flags of a dig reply text ("qr aa rd").
 dig_flags() { sed -n 's/^;; flags: \([a-z ]*\);.*/\1/p' <<<"$1" | head -n 1; }
 # The count of one section from the dig header line (ANSWER, AUTHORITY, ADDITIONAL).

@@ -365,7 +365,7 @@ TEST_CASE("wrong types are errors, never coerced") {
   }
   SECTION("array element") {
     std::string text = replace(kBase, "azs = [\"use1-az1\", \"use1-az2\"]", "azs = [\"use1-az1\", \"use1-az2\", 2]");
-    expect_error(text, where(text, "\"use1-az2\", 2", "2"), "services.azs: expected a string, got integer");
+    expect_error(text, where(text, ", 2]", "2"), "services.azs: expected a string, got integer");
   }
   SECTION("a table where an array of tables belongs") {
     std::string text = replace(kBase, "[[accounts]]\nid = \"111122223333\"", "[accounts.a]\nid = \"111122223333\"");
@@ -409,6 +409,15 @@ TEST_CASE("numbers out of range name the allowed range") {
                                "  health_check = { interval = \"10s\", timeout = \"20s\" }\n  listeners = [443]");
     expect_error(text, where(text, "\"20s\""),
                  "services.load_balancer.health_check.timeout: 20s must not exceed the interval 10s");
+    text = replace(kBase, "  listeners = [443]", "  health_check = { timeout = \"40s\" }\n  listeners = [443]");
+    expect_error(text, where(text, "\"40s\""),
+                 "services.load_balancer.health_check.timeout: 40s must not exceed the interval 30s");
+  }
+  SECTION("the default health check timeout shrinks to a shorter interval") {
+    std::string text = replace(kBase, "  listeners = [443]", "  health_check = { interval = \"5s\" }\n  listeners = [443]");
+    Config c = load_ok(text);
+    CHECK(c.services[0].load_balancer.health_check.interval == 5s);
+    CHECK(c.services[0].load_balancer.health_check.timeout == 5s);
   }
 }
 
