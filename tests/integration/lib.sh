@@ -211,11 +211,27 @@ start_vpced() {
   die "vpced did not answer $APEX SOA on 127.0.0.1:$PORT within ~10 s"
 }
 
+# SIGTERM stops vpced (design §8); it must exit 0 within ~5 s, else it is killed and that is a failure.
 stop_vpced() {
-  if [ -n "$PID" ]; then
-    kill "$PID" 2>/dev/null
-    wait "$PID" 2>/dev/null
-    PID=""
+  [ -n "$PID" ] || return 0
+  local pid=$PID i rc
+  PID=""
+  kill -TERM "$pid" 2>/dev/null
+  for i in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    fail "vpced (pid $pid) still running 5 s after SIGTERM; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    return 1
+  fi
+  wait "$pid"
+  rc=$?
+  if [ "$rc" -ne 0 ]; then
+    fail "vpced exited with status $rc on SIGTERM, expected 0"
+    return 1
   fi
 }
 
