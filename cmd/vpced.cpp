@@ -1,6 +1,4 @@
 // vpced: the daemon (`run`) and its offline subcommands (`check`, `zone`, `describe`), design §8.
-#include <signal.h>
-
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -11,7 +9,7 @@
 #include <vector>
 
 #include "cmd/log.hpp"
-#include "dns/server.hpp"
+#include "cmd/daemon.hpp"
 #include "zones/describe.hpp"
 #include "zones/load.hpp"
 #include "zones/records.hpp"
@@ -21,7 +19,7 @@ namespace {
 using namespace vpced;
 
 constexpr const char* kUsage = R"(usage:
-  vpced run -c FILE [--log-format text|json] [--threads N]
+  vpced run -c FILE [--log-format text|json] [--threads N] [--query-log]
   vpced check -c FILE
   vpced zone -c FILE [--view VPC-ID]
   vpced describe -c FILE [--json]
@@ -34,6 +32,7 @@ struct Args {
   bool json = false;
   cmd::LogFormat log_format = cmd::LogFormat::Text;
   unsigned threads = 0;
+  bool query_log = false;
 };
 
 std::optional<Args> parse_args(int argc, char** argv) {
@@ -60,6 +59,8 @@ std::optional<Args> parse_args(int argc, char** argv) {
       if (v == "json") a.log_format = cmd::LogFormat::Json;
       else if (v == "text") a.log_format = cmd::LogFormat::Text;
       else return std::nullopt;
+    } else if (arg == "--query-log" && a.command == "run") {
+      a.query_log = true;
     } else if (arg == "--threads" && a.command == "run") {
       auto v = value();
       if (!v) return std::nullopt;
@@ -145,57 +146,8 @@ int cmd_describe(const Args& a) {
 
 int cmd_run(const Args& a) {
   cmd::set_log_format(a.log_format);
-  // Signals are taken synchronously by the main thread (sigwait); every other thread inherits the mask.
-  sigset_t set;
-  sigemptyset(&set);
-  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, s);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
-  zones::Diagnostics diags;
-  auto snap = load(a.config, true, diags);
-  if (!snap) {
-    for (const auto& d : diags.items()) cmd::log(cmd::Level::Error, zones::format_diagnostic(d));
-    return 1;
-  }
-  zones::SnapshotHolder holder;
-  holder.publish(snap);
-  dns::ServerOptions options;
-  options.listen = snap->model().config.server.dns_listen;
-  options.threads = a.threads;
-  dns::DnsServer server(holder, options);
-  try {
-    server.start();
-  } catch (const std::exception& e) {
-    cmd::log(cmd::Level::Error, e.what());
-    return 1;
-  }
-  std::string listen;
-  for (const auto& hp : options.listen) listen += (listen.empty() ? "" : ", ") + zones::to_string(hp);
-  cmd::log(cmd::Level::Info, "serving zone " + snap->model().zone_apex + " serial " + std::to_string(snap->serial()) +
-                                 " on " + listen + " (udp, tcp)");
-  for (;;) {
-    int sig = 0;
-    if (sigwait(&set, &sig) != 0) continue;
-    if (sig == SIGHUP) {
-      zones::Diagnostics rd;
-      auto next = load(a.config, true, rd);
-      if (!next) {
-        for (const auto& d : rd.items()) cmd::log(cmd::Level::Error, zones::format_diagnostic(d));
-        cmd::log(cmd::Level::Warn, "reload failed; still serving serial " + std::to_string(holder.get()->serial()));
-        continue;
-      }
-      if (next->model().config.server.dns_listen != options.listen)
-        cmd::log(cmd::Level::Warn, "dns_listen changed; the new addresses take effect on restart");
-      holder.publish(next);
-      cmd::log(cmd::Level::Info, "reloaded: serial " + std::to_string(next->serial()));
-      continue;
-    }
-    cmd::log(cmd::Level::Info, std::string("stopping on ") + strsignal(sig));
-    break;
-  }
-  server.stop();
-  return 0;
+  cmd::Daemon daemon({a.config, a.threads, a.query_log});
+  return daemon.run();
 }
 
 }  // namespace

@@ -47,6 +47,10 @@ size_t respond(const zones::Snapshot& snapshot, std::span<const uint8_t> query, 
     case ParseResult::Ok: break;
   }
 
+  oc.qtype = q.qtype;
+  const uint32_t view = client.listener_view >= 0 ? static_cast<uint32_t>(client.listener_view)
+                                                  : snapshot.view_for_client(client.address);
+  oc.view = static_cast<int32_t>(view);
   uint16_t rcode = kRcodeNoError;
   bool aa = false;
   const zones::CompiledAnswer* answer = nullptr;
@@ -58,8 +62,6 @@ size_t respond(const zones::Snapshot& snapshot, std::span<const uint8_t> query, 
     // Zone transfers are TCP-only (RFC 5936 §4.2); not offered yet, so refused over TCP.
     rcode = client.transport == Transport::Udp ? kRcodeNotImp : kRcodeRefused;
   } else {
-    const uint32_t view = client.listener_view >= 0 ? static_cast<uint32_t>(client.listener_view)
-                                                    : snapshot.view_for_client(client.address);
     auto r = snapshot.lookup(view, q.name(), q.qtype);
     oc.lookup = r.kind;
     if (r.kind == zones::Lookup::Refused) {

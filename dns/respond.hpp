@@ -21,6 +21,8 @@ struct Client {
 // What happened to a query, for metrics and the query log.
 struct Outcome {
   uint16_t rcode = 0;  // extended rcode (BADVERS = 16)
+  uint16_t qtype = 0;
+  int32_t view = -1;   // the view that answered; -1 when the query never reached one
   zones::Lookup lookup = zones::Lookup::Refused;
   bool truncated = false;
   bool dropped = false;

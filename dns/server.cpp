@@ -1,15 +1,25 @@
-// UDP and TCP transport for the responder: SO_REUSEPORT sockets, one io_context per thread.
+// UDP and TCP transport for the responder: SO_REUSEPORT sockets, one io_context per worker thread.
 #include "dns/server.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <future>
+#include <map>
+#include <optional>
+#include <set>
 #include <system_error>
 #include <thread>
 
 #include "dns/asio.hpp"
 #include "dns/respond.hpp"
+#include "dns/wire.hpp"
 
 namespace vpced::dns {
 
@@ -18,23 +28,13 @@ using asio::awaitable;
 using asio::use_awaitable;
 using asio::ip::tcp;
 using asio::ip::udp;
-using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 namespace {
 
-asio::ip::address to_asio(const zones::IpAddr& a) {
-  if (a.v6) {
-    asio::ip::address_v6::bytes_type b;
-    std::copy(a.bytes.begin(), a.bytes.end(), b.begin());
-    return asio::ip::address_v6(b);
-  }
-  return asio::ip::address_v4(a.v4()->value);
-}
-
 zones::IpAddr from_asio(const asio::ip::address& a) {
-  zones::IpAddr r;
   if (a.is_v6() && a.to_v6().is_v4_mapped()) return zones::IpAddr::from_v4({a.to_v6().to_v4().to_uint()});
   if (a.is_v6()) {
+    zones::IpAddr r;
     r.v6 = true;
     auto b = a.to_v6().to_bytes();
     std::copy(b.begin(), b.end(), r.bytes.begin());
@@ -43,165 +43,347 @@ zones::IpAddr from_asio(const asio::ip::address& a) {
   return zones::IpAddr::from_v4({a.to_v4().to_uint()});
 }
 
-[[noreturn]] void bind_failed(const boost::system::error_code& ec, const zones::HostPort& hp, const char* proto) {
-  throw std::system_error(ec.value(), std::generic_category(),
-                          std::string("cannot listen on ") + proto + " " + zones::to_string(hp));
-}
-
-awaitable<void> udp_loop(udp::socket socket, const zones::SnapshotHolder& holder) {
-  zones::SnapshotReader reader(holder);
-  std::array<uint8_t, 65536> in;
-  std::array<uint8_t, 4096> out;
-  udp::endpoint sender;
-  Client client;
-  for (;;) {
-    boost::system::error_code ec;
-    size_t n = co_await socket.async_receive_from(asio::buffer(in), sender, asio::redirect_error(use_awaitable, ec));
-    if (ec == asio::error::operation_aborted) co_return;
-    if (ec) continue;  // ICMP errors surface here on Linux; keep serving
-    client.address = from_asio(sender.address());
-    client.transport = Transport::Udp;
-    size_t m = respond(reader.current(), std::span(in.data(), n), client, out);
-    if (m > 0) socket.send_to(asio::buffer(out.data(), m), sender, 0, ec);
+// A socket bound to `hp` with SO_REUSEPORT, so every worker binds its own and the kernel spreads the load.
+int open_bound(const zones::HostPort& hp, int type) {
+  const int family = hp.addr.v6 ? AF_INET6 : AF_INET;
+  int fd = ::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  auto fail = [&](const char* what) {
+    int e = errno;
+    if (fd >= 0) ::close(fd);
+    throw std::system_error(e, std::generic_category(),
+                            std::string("cannot listen on ") + (type == SOCK_DGRAM ? "udp " : "tcp ") +
+                                zones::to_string(hp) + " (" + what + ")");
+  };
+  if (fd < 0) fail("socket");
+  int one = 1;
+  if (::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) fail("SO_REUSEPORT");
+  if (type == SOCK_STREAM && ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) fail("SO_REUSEADDR");
+  if (family == AF_INET6 && ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) fail("IPV6_V6ONLY");
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  if (family == AF_INET6) {
+    auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
+    sa->sin6_family = AF_INET6;
+    sa->sin6_port = htons(hp.port);
+    std::copy(hp.addr.bytes.begin(), hp.addr.bytes.end(), sa->sin6_addr.s6_addr);
+    len = sizeof *sa;
+  } else {
+    auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons(hp.port);
+    sa->sin_addr.s_addr = htonl(hp.addr.v4()->value);
+    len = sizeof *sa;
   }
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) fail("bind");
+  if (type == SOCK_STREAM && ::listen(fd, SOMAXCONN) != 0) fail("listen");
+  return fd;
 }
 
-struct TcpLimits {
-  unsigned idle_timeout_ms;
-  unsigned max_connections;
-  std::shared_ptr<std::atomic<unsigned>> open;
-};
+std::string name_to_text(std::span<const uint8_t> wire) {
+  std::string out;
+  size_t i = 0;
+  while (i < wire.size() && wire[i] != 0) {
+    uint8_t len = wire[i++];
+    for (uint8_t k = 0; k < len && i < wire.size(); ++k, ++i) {
+      char c = static_cast<char>(wire[i]);
+      if (c == '.' || c == '\\' || c <= ' ' || c > '~') {
+        char buf[5];
+        std::snprintf(buf, sizeof buf, "\\%03u", static_cast<unsigned>(wire[i]));
+        out += buf;
+      } else {
+        out += c;
+      }
+    }
+    out += '.';
+  }
+  return out.empty() ? "." : out;
+}
 
-// A connection's socket and idle timer, shared by the session and its watchdog so neither outlives them.
+}  // namespace
+
 struct TcpConn {
   tcp::socket socket;
   asio::steady_timer timer;
 };
 
-awaitable<void> tcp_watchdog(std::shared_ptr<TcpConn> c) {
-  // Closes the connection when the idle timer fires without having been pushed back.
-  for (;;) {
-    boost::system::error_code ec;
-    co_await c->timer.async_wait(asio::redirect_error(use_awaitable, ec));
-    if (!c->socket.is_open()) co_return;
-    if (c->timer.expiry() <= asio::steady_timer::clock_type::now()) {
-      c->socket.close(ec);
-      co_return;
-    }
-  }
-}
+struct Listener {
+  zones::HostPort address;
+  udp::socket datagram;
+  tcp::acceptor acceptor;
+};
 
-awaitable<void> tcp_session(tcp::socket socket, const zones::SnapshotHolder& holder, TcpLimits limits) {
-  struct Count {
-    std::atomic<unsigned>& n;
-    ~Count() { n.fetch_sub(1); }
-  } count{*limits.open};
-  zones::SnapshotReader reader(holder);
-  boost::system::error_code ec;
-  auto peer = socket.remote_endpoint(ec);
-  if (ec) co_return;
-  Client client{from_asio(peer.address()), Transport::Tcp, -1};
-  auto executor = socket.get_executor();
-  auto c = std::make_shared<TcpConn>(TcpConn{std::move(socket), asio::steady_timer(executor)});
-  const auto idle = std::chrono::milliseconds(limits.idle_timeout_ms);
-  c->timer.expires_after(idle);
-  asio::co_spawn(executor, tcp_watchdog(c), asio::detached);
-  std::vector<uint8_t> in(65535), out(65537);
-  for (;;) {
-    uint8_t len_buf[2];
-    co_await asio::async_read(c->socket, asio::buffer(len_buf), asio::redirect_error(use_awaitable, ec));
-    if (ec) break;
-    const size_t len = (size_t{len_buf[0]} << 8) | len_buf[1];
-    if (len < 12) break;  // shorter than a header: close at once, as Knot, NSD and BIND do
-    co_await asio::async_read(c->socket, asio::buffer(in.data(), len), asio::redirect_error(use_awaitable, ec));
-    if (ec) break;
-    size_t m = respond(reader.current(), std::span(in.data(), len), client, std::span(out.data() + 2, 65535));
-    if (m == 0) break;  // a dropped query ends the connection (NSD)
-    out[0] = static_cast<uint8_t>(m >> 8);
-    out[1] = static_cast<uint8_t>(m);
-    co_await asio::async_write(c->socket, asio::buffer(out.data(), m + 2), asio::redirect_error(use_awaitable, ec));
-    if (ec) break;
-    c->timer.expires_after(idle);  // RFC 7766 §6.2.3: the idle timer restarts after each answer
-  }
-  c->socket.close(ec);
-  c->timer.cancel();
-}
-
-awaitable<void> tcp_accept_loop(tcp::acceptor acceptor, const zones::SnapshotHolder& holder, TcpLimits limits) {
-  asio::steady_timer backoff(acceptor.get_executor());
-  for (;;) {
-    boost::system::error_code ec;
-    tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
-    if (ec == asio::error::operation_aborted) co_return;
-    if (ec) {
-      // EMFILE and friends: back off instead of spinning (Asio's throttling_proxy example).
-      backoff.expires_after(std::chrono::milliseconds(100));
-      co_await backoff.async_wait(asio::redirect_error(use_awaitable, ec));
-      continue;
-    }
-    if (limits.open->load() >= limits.max_connections) {
-      socket.close(ec);
-      continue;
-    }
-    limits.open->fetch_add(1);
-    asio::co_spawn(acceptor.get_executor(), tcp_session(std::move(socket), holder, limits), asio::detached);
-  }
-}
-
-}  // namespace
+// Everything a worker thread owns. Only that thread touches it after start(), through posted handlers.
+struct Worker {
+  asio::io_context ctx{1};
+  WorkerCounters* counters = nullptr;
+  std::map<zones::HostPort, std::shared_ptr<Listener>> listeners;
+  std::set<std::shared_ptr<TcpConn>> connections;
+  unsigned open_tcp = 0;
+  bool stopping = false;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
+  // View index of the current snapshot → counter slot; rebuilt when a new snapshot shows up.
+  const zones::Snapshot* seen = nullptr;
+  std::vector<uint16_t> view_slots;
+};
 
 struct DnsServer::Impl {
   const zones::SnapshotHolder& holder;
+  DnsMetrics& metrics;
   ServerOptions options;
-  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::thread> threads;
+  std::vector<std::future<void>> done;
+  std::vector<zones::HostPort> listen;
+
+  // Counts a query's outcome; refreshes the view→slot table when the snapshot changed.
+  void account(Worker& w, const zones::Snapshot& snap, const Outcome& oc, Transport t, const zones::IpAddr& from,
+               std::span<const uint8_t> query) {
+    const size_t ti = t == Transport::Udp ? 0 : 1;
+    if (oc.dropped) {
+      zones::bump(w.counters->dropped[ti]);
+      return;
+    }
+    if (w.seen != &snap) {
+      w.view_slots.clear();
+      for (size_t v = 0; v < snap.view_count(); ++v)
+        w.view_slots.push_back(metrics.slot(snap.view_name(static_cast<uint32_t>(v))));
+      w.seen = &snap;
+    }
+    const uint16_t slot = oc.view >= 0 ? w.view_slots[static_cast<size_t>(oc.view)] : 0;
+    ViewCounters& vc = w.counters->views[slot];
+    zones::bump(vc.queries[ti][qtype_bucket(oc.qtype)]);
+    zones::bump(vc.responses[ti][rcode_bucket(oc.rcode)]);
+    if (oc.truncated) zones::bump(vc.truncated[ti]);
+    if (options.query_log) log_query(snap, oc, t, from, query);
+  }
+
+  void log_query(const zones::Snapshot& snap, const Outcome& oc, Transport t, const zones::IpAddr& from,
+                 std::span<const uint8_t> query) {
+    Query q;
+    std::string name = parse_query(query, q) == ParseResult::Ok ? name_to_text(q.name()) : "-";
+    std::string line = "query from " + zones::to_string(from) + " " + (t == Transport::Udp ? "udp" : "tcp") + " " +
+                       name + " type " + std::to_string(oc.qtype) + " view " +
+                       (oc.view >= 0 ? snap.view_name(static_cast<uint32_t>(oc.view)) : std::string("none")) +
+                       " rcode " + std::to_string(oc.rcode) + (oc.truncated ? " truncated" : "");
+    options.query_log(line);
+  }
+
+  awaitable<void> udp_loop(Worker& w, std::shared_ptr<Listener> l) {
+    zones::SnapshotReader reader(holder);
+    std::array<uint8_t, 65536> in;
+    std::array<uint8_t, 4096> out;
+    udp::endpoint sender;
+    Client client;
+    client.transport = Transport::Udp;
+    Outcome oc;
+    for (;;) {
+      boost::system::error_code ec;
+      size_t n = co_await l->datagram.async_receive_from(asio::buffer(in), sender, asio::redirect_error(use_awaitable, ec));
+      if (ec == asio::error::operation_aborted || !l->datagram.is_open()) co_return;
+      if (ec) continue;  // ICMP errors surface here on Linux; keep serving
+      client.address = from_asio(sender.address());
+      const zones::Snapshot& snap = reader.current();
+      size_t m = respond(snap, std::span(in.data(), n), client, out, &oc);
+      if (m > 0) l->datagram.send_to(asio::buffer(out.data(), m), sender, 0, ec);
+      account(w, snap, oc, Transport::Udp, client.address, std::span(in.data(), n));
+    }
+  }
+
+  static awaitable<void> tcp_watchdog(std::shared_ptr<TcpConn> c) {
+    // Closes the connection when the idle timer fires without having been pushed back.
+    for (;;) {
+      boost::system::error_code ec;
+      co_await c->timer.async_wait(asio::redirect_error(use_awaitable, ec));
+      if (!c->socket.is_open()) co_return;
+      if (c->timer.expiry() <= asio::steady_timer::clock_type::now()) {
+        c->socket.close(ec);
+        co_return;
+      }
+    }
+  }
+
+  awaitable<void> tcp_session(Worker& w, std::shared_ptr<TcpConn> c) {
+    zones::SnapshotReader reader(holder);
+    boost::system::error_code ec;
+    auto peer = c->socket.remote_endpoint(ec);
+    if (!ec) {
+      Client client{from_asio(peer.address()), Transport::Tcp, -1};
+      const auto idle = std::chrono::milliseconds(options.tcp_idle_timeout_ms);
+      c->timer.expires_after(idle);
+      asio::co_spawn(w.ctx, tcp_watchdog(c), asio::detached);
+      std::vector<uint8_t> in(65535), out(65537);
+      Outcome oc;
+      while (!w.stopping) {
+        uint8_t len_buf[2];
+        co_await asio::async_read(c->socket, asio::buffer(len_buf), asio::redirect_error(use_awaitable, ec));
+        if (ec) break;
+        const size_t len = (size_t{len_buf[0]} << 8) | len_buf[1];
+        if (len < kHeaderSize) break;  // shorter than a header: close at once, as Knot, NSD and BIND do
+        co_await asio::async_read(c->socket, asio::buffer(in.data(), len), asio::redirect_error(use_awaitable, ec));
+        if (ec) break;
+        const zones::Snapshot& snap = reader.current();
+        size_t m = respond(snap, std::span(in.data(), len), client, std::span(out.data() + 2, 65535), &oc);
+        account(w, snap, oc, Transport::Tcp, client.address, std::span(in.data(), len));
+        if (m == 0) break;  // a dropped query ends the connection (NSD)
+        out[0] = static_cast<uint8_t>(m >> 8);
+        out[1] = static_cast<uint8_t>(m);
+        co_await asio::async_write(c->socket, asio::buffer(out.data(), m + 2), asio::redirect_error(use_awaitable, ec));
+        if (ec) break;
+        c->timer.expires_after(idle);  // RFC 7766 §6.2.3: the idle timer restarts after each answer
+      }
+    }
+    c->socket.close(ec);
+    c->timer.cancel();
+    w.connections.erase(c);
+    --w.open_tcp;
+    metrics.tcp_connections.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  awaitable<void> tcp_accept_loop(Worker& w, std::shared_ptr<Listener> l) {
+    asio::steady_timer backoff(w.ctx);
+    for (;;) {
+      boost::system::error_code ec;
+      tcp::socket socket = co_await l->acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
+      if (ec == asio::error::operation_aborted || !l->acceptor.is_open()) co_return;
+      if (ec) {
+        // EMFILE and friends: back off instead of spinning (Asio's throttling_proxy example).
+        backoff.expires_after(std::chrono::milliseconds(100));
+        co_await backoff.async_wait(asio::redirect_error(use_awaitable, ec));
+        continue;
+      }
+      if (w.open_tcp >= options.tcp_max_connections_per_thread || w.stopping) {
+        socket.close(ec);
+        continue;
+      }
+      ++w.open_tcp;
+      metrics.tcp_connections.fetch_add(1, std::memory_order_relaxed);
+      auto c = std::make_shared<TcpConn>(TcpConn{std::move(socket), asio::steady_timer(w.ctx)});
+      w.connections.insert(c);
+      asio::co_spawn(w.ctx, tcp_session(w, c), asio::detached);
+    }
+  }
+
+  void adopt(Worker& w, const zones::HostPort& hp, int udp_fd, int tcp_fd) {
+    const bool v6 = hp.addr.v6;
+    auto l = std::make_shared<Listener>(Listener{hp, udp::socket(w.ctx, v6 ? udp::v6() : udp::v4(), udp_fd),
+                                                 tcp::acceptor(w.ctx, v6 ? tcp::v6() : tcp::v4(), tcp_fd)});
+    w.listeners[hp] = l;
+    asio::co_spawn(w.ctx, udp_loop(w, l), asio::detached);
+    asio::co_spawn(w.ctx, tcp_accept_loop(w, l), asio::detached);
+  }
+
+  static void close_listener(Listener& l) {
+    boost::system::error_code ec;
+    l.datagram.close(ec);
+    l.acceptor.close(ec);
+  }
 };
 
-DnsServer::DnsServer(const zones::SnapshotHolder& holder, ServerOptions options)
-    : impl_(std::make_unique<Impl>(Impl{holder, std::move(options), {}, {}})) {}
+DnsServer::DnsServer(const zones::SnapshotHolder& holder, DnsMetrics& metrics, ServerOptions options)
+    : impl_(std::make_unique<Impl>(Impl{holder, metrics, std::move(options), {}, {}, {}, {}})) {}
 
 DnsServer::~DnsServer() { stop(); }
 
 void DnsServer::start() {
   unsigned n = impl_->options.threads ? impl_->options.threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned t = 0; t < n; ++t) {
-    auto ctx = std::make_unique<asio::io_context>(1);
-    TcpLimits limits{impl_->options.tcp_idle_timeout_ms, impl_->options.tcp_max_connections_per_thread,
-                     std::make_shared<std::atomic<unsigned>>(0)};
-    for (const auto& hp : impl_->options.listen) {
-      boost::system::error_code ec;
-      const auto addr = to_asio(hp.addr);
-      udp::endpoint uep(addr, hp.port);
-      udp::socket us(*ctx);
-      us.open(uep.protocol(), ec);
-      if (!ec) us.set_option(ReusePort(true), ec);
-      if (!ec && addr.is_v6()) us.set_option(asio::ip::v6_only(true), ec);
-      if (!ec) us.bind(uep, ec);
-      if (ec) bind_failed(ec, hp, "udp");
-      tcp::endpoint tep(addr, hp.port);
-      tcp::acceptor acc(*ctx);
-      acc.open(tep.protocol(), ec);
-      if (!ec) acc.set_option(tcp::acceptor::reuse_address(true), ec);
-      if (!ec) acc.set_option(ReusePort(true), ec);
-      if (!ec && addr.is_v6()) acc.set_option(asio::ip::v6_only(true), ec);
-      if (!ec) acc.bind(tep, ec);
-      if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
-      if (ec) bind_failed(ec, hp, "tcp");
-      asio::co_spawn(*ctx, udp_loop(std::move(us), impl_->holder), asio::detached);
-      asio::co_spawn(*ctx, tcp_accept_loop(std::move(acc), impl_->holder, limits), asio::detached);
-    }
-    impl_->contexts.push_back(std::move(ctx));
+    auto w = std::make_unique<Worker>();
+    w->counters = &impl_->metrics.add_worker();
+    impl_->workers.push_back(std::move(w));
   }
-  for (auto& ctx : impl_->contexts) impl_->threads.emplace_back([c = ctx.get()] { c->run(); });
+  for (auto& w : impl_->workers) {
+    std::promise<void> finished;
+    impl_->done.push_back(finished.get_future());
+    w->guard.emplace(w->ctx.get_executor());  // keeps run() going until stop() releases it
+    impl_->threads.emplace_back([w = w.get(), p = std::move(finished)]() mutable {
+      w->ctx.run();
+      p.set_value();
+    });
+  }
 }
 
+void DnsServer::set_listeners(const std::vector<zones::HostPort>& listen) {
+  std::vector<zones::HostPort> added, removed;
+  for (const auto& hp : listen)
+    if (std::find(impl_->listen.begin(), impl_->listen.end(), hp) == impl_->listen.end()) added.push_back(hp);
+  for (const auto& hp : impl_->listen)
+    if (std::find(listen.begin(), listen.end(), hp) == listen.end()) removed.push_back(hp);
+
+  // Bind everything new first; on any failure close what was opened and change nothing.
+  struct Fds {
+    zones::HostPort hp;
+    std::vector<std::pair<int, int>> per_worker;
+  };
+  std::vector<Fds> opened;
+  try {
+    for (const auto& hp : added) {
+      Fds f{hp, {}};
+      for (size_t i = 0; i < impl_->workers.size(); ++i) {
+        int u = open_bound(hp, SOCK_DGRAM);
+        int t = -1;
+        try {
+          t = open_bound(hp, SOCK_STREAM);
+        } catch (...) {
+          ::close(u);
+          throw;
+        }
+        f.per_worker.emplace_back(u, t);
+      }
+      opened.push_back(std::move(f));
+    }
+  } catch (...) {
+    for (auto& f : opened)
+      for (auto [u, t] : f.per_worker) {
+        ::close(u);
+        ::close(t);
+      }
+    throw;
+  }
+  for (auto& f : opened)
+    for (size_t i = 0; i < impl_->workers.size(); ++i) {
+      Worker& w = *impl_->workers[i];
+      auto [u, t] = f.per_worker[i];
+      asio::post(w.ctx, [impl = impl_.get(), &w, hp = f.hp, u, t] { impl->adopt(w, hp, u, t); });
+    }
+  for (const auto& hp : removed)
+    for (auto& wp : impl_->workers) {
+      Worker& w = *wp;
+      asio::post(w.ctx, [&w, hp] {
+        if (auto it = w.listeners.find(hp); it != w.listeners.end()) {
+          Impl::close_listener(*it->second);
+          w.listeners.erase(it);
+        }
+      });
+    }
+  impl_->listen = listen;
+}
+
+const std::vector<zones::HostPort>& DnsServer::listeners() const { return impl_->listen; }
+
 void DnsServer::stop() {
-  if (!impl_) return;
-  for (auto& ctx : impl_->contexts) ctx->stop();
+  if (!impl_ || impl_->threads.empty()) return;
+  for (auto& wp : impl_->workers) {
+    Worker& w = *wp;
+    asio::post(w.ctx, [&w] {
+      w.stopping = true;
+      for (auto& [hp, l] : w.listeners) Impl::close_listener(*l);
+      w.listeners.clear();
+      // Idle connections end now; one with a query in hand answers it first, then sees EOF.
+      boost::system::error_code ec;
+      for (auto& c : w.connections) c->socket.shutdown(tcp::socket::shutdown_receive, ec);
+      w.guard.reset();
+    });
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(impl_->options.drain_timeout_ms);
+  for (size_t i = 0; i < impl_->workers.size(); ++i) {
+    if (impl_->done[i].wait_until(deadline) != std::future_status::ready) impl_->workers[i]->ctx.stop();
+  }
   for (auto& t : impl_->threads)
     if (t.joinable()) t.join();
   impl_->threads.clear();
-  impl_->contexts.clear();
+  impl_->done.clear();
+  impl_->workers.clear();
+  impl_->listen.clear();
 }
 
 }  // namespace vpced::dns

@@ -1,31 +1,43 @@
 // The DNS server: UDP and TCP listeners on every dns_listen address, one receive loop per thread.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "dns/metrics.hpp"
 #include "zones/net.hpp"
 #include "zones/snapshot.hpp"
 
 namespace vpced::dns {
 
 struct ServerOptions {
-  std::vector<zones::HostPort> listen;
-  unsigned threads = 0;  // 0: one per core
-  unsigned tcp_idle_timeout_ms = 10000;  // RFC 7766 §6.2.3; Knot's default
+  unsigned threads = 0;                   // 0: one per core
+  unsigned tcp_idle_timeout_ms = 10000;   // RFC 7766 §6.2.3; Knot's default
   unsigned tcp_max_connections_per_thread = 512;
+  unsigned drain_timeout_ms = 2000;       // graceful stop: how long in-flight TCP work may take
+  // When set, every answered query is described to it in one line (the query log; off by default).
+  std::function<void(std::string_view)> query_log;
 };
 
 class DnsServer {
  public:
-  DnsServer(const zones::SnapshotHolder& holder, ServerOptions options);
+  DnsServer(const zones::SnapshotHolder& holder, DnsMetrics& metrics, ServerOptions options);
   ~DnsServer();
   DnsServer(const DnsServer&) = delete;
   DnsServer& operator=(const DnsServer&) = delete;
 
-  // Binds every socket (throws std::system_error naming the address on failure), then starts the threads.
+  // Starts the worker threads (with no listeners yet).
   void start();
+  // Makes the served addresses exactly `listen`: binds the new ones on every worker, closes the ones no
+  // longer listed. All-or-nothing: if a new address cannot be bound (std::system_error naming it), nothing
+  // changes. Call from one control thread.
+  void set_listeners(const std::vector<zones::HostPort>& listen);
+  const std::vector<zones::HostPort>& listeners() const;
+  // Graceful stop: closes the listeners, lets open TCP connections finish the query in hand (up to
+  // drain_timeout_ms), then joins the threads.
   void stop();
 
  private:

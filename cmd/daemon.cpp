@@ -1,0 +1,255 @@
+// The daemon's control loop: initial load, signals, reloads, status and metrics of the process.
+#include "cmd/daemon.hpp"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <ctime>
+#include <map>
+
+#include "cmd/admin.hpp"
+#include "cmd/explain.hpp"
+#include "cmd/sd_notify.hpp"
+#include "dns/asio.hpp"
+#include "dns/server.hpp"
+#include "zones/describe.hpp"
+#include "zones/load.hpp"
+
+#ifndef VPCED_VERSION
+#define VPCED_VERSION "0.0.0"
+#endif
+
+namespace vpced::cmd {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+
+namespace {
+
+std::string utc_now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace
+
+struct Daemon::Impl {
+  DaemonOptions options;
+  asio::io_context ctx{1};
+  zones::SnapshotHolder holder;
+  dns::DnsMetrics dns_metrics;
+  zones::MetricsRegistry registry;
+  std::unique_ptr<dns::DnsServer> server;
+  std::unique_ptr<AdminServer> admin;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  double start_unix = static_cast<double>(std::time(nullptr));
+  bool serving = false;
+  uint64_t reloads_ok = 0, reloads_failed = 0;
+  double last_build_seconds = 0;
+  std::optional<json> last_reload;  // {"time","ok","errors"}
+
+  std::shared_ptr<const zones::Snapshot> load(std::vector<std::string>& errors, double& seconds) {
+    const auto t0 = std::chrono::steady_clock::now();
+    zones::Diagnostics diags;
+    zones::LoadOptions lo;
+    lo.persist = true;
+    lo.now_unix = static_cast<uint32_t>(std::time(nullptr));
+    std::shared_ptr<const zones::Snapshot> snap;
+    try {
+      snap = zones::load_snapshot(options.config, lo, diags);
+    } catch (const std::exception& e) {
+      diags.error({options.config, 0, 0}, e.what());
+    }
+    for (const auto& d : diags.items()) errors.push_back(zones::format_diagnostic(d));
+    seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return errors.empty() ? snap : nullptr;
+  }
+
+  void register_metrics() {
+    registry.add([this](zones::MetricsWriter& w) { dns_metrics.collect(w); });
+    registry.add([this](zones::MetricsWriter& w) {
+      w.family("vpced_config_reloads_total", "counter", "Config reloads, by result.");
+      w.sample("vpced_config_reloads_total", {{"result", "success"}}, double(reloads_ok));
+      w.sample("vpced_config_reloads_total", {{"result", "failure"}}, double(reloads_failed));
+      w.family("vpced_config_last_reload_successful", "gauge", "1 if the last reload succeeded (or none happened).");
+      w.sample("vpced_config_last_reload_successful", {},
+               last_reload && !(*last_reload)["ok"].get<bool>() ? 0.0 : 1.0);
+      w.family("vpced_snapshot_generation", "gauge", "Generation of the published snapshot.");
+      w.sample("vpced_snapshot_generation", {}, double(holder.generation()));
+      w.family("vpced_snapshot_build_seconds", "gauge", "Seconds the last successful snapshot build took.");
+      w.sample("vpced_snapshot_build_seconds", {}, last_build_seconds);
+      auto snap = holder.get();
+      if (snap) {
+        w.family("vpced_zone_serial", "gauge", "SOA serial of the public zone.");
+        w.sample("vpced_zone_serial", {}, double(snap->serial()));
+        std::map<std::string_view, int> states = {{"available", 0}, {"pendingAcceptance", 0}, {"rejected", 0}};
+        for (const auto& e : snap->model().endpoints) ++states[zones::to_string(e.state)];
+        w.family("vpced_endpoints", "gauge", "Interface endpoints, by state.");
+        for (const auto& [s, n] : states) w.sample("vpced_endpoints", {{"state", s}}, double(n));
+      }
+      w.family("vpced_build_info", "gauge", "Always 1; the version is a label.");
+      w.sample("vpced_build_info", {{"version", VPCED_VERSION}}, 1);
+      w.family("vpced_start_time_seconds", "gauge", "Unix time the process started.");
+      w.sample("vpced_start_time_seconds", {}, start_unix);
+    });
+  }
+};
+
+Daemon::Daemon(DaemonOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  impl_->register_metrics();
+}
+
+Daemon::~Daemon() = default;
+
+int Daemon::run() {
+  Impl& d = *impl_;
+  std::signal(SIGPIPE, SIG_IGN);
+  std::vector<std::string> errors;
+  auto snap = d.load(errors, d.last_build_seconds);
+  if (!snap) {
+    for (const auto& e : errors) log(Level::Error, e);
+    return 1;
+  }
+  d.holder.publish(snap);
+  const auto& server_cfg = snap->model().config.server;
+
+  d.admin = std::make_unique<AdminServer>(d.ctx, *this);
+  dns::ServerOptions so;
+  so.threads = d.options.threads;
+  if (d.options.query_log) so.query_log = [](std::string_view line) { log(Level::Info, line); };
+  d.server = std::make_unique<dns::DnsServer>(d.holder, d.dns_metrics, so);
+  try {
+    d.admin->listen(server_cfg.admin_listen);
+    d.server->start();
+    d.server->set_listeners(server_cfg.dns_listen);
+  } catch (const std::exception& e) {
+    log(Level::Error, e.what());
+    return 1;
+  }
+  d.serving = true;
+  std::string listen;
+  for (const auto& hp : server_cfg.dns_listen) listen += (listen.empty() ? "" : ", ") + zones::to_string(hp);
+  log(Level::Info, "serving zone " + snap->model().zone_apex + " serial " + std::to_string(snap->serial()) + " on " +
+                       listen + " (udp, tcp); admin on http://" + zones::to_string(server_cfg.admin_listen));
+  sd_notify("READY=1");
+
+  asio::signal_set signals(d.ctx, SIGHUP, SIGTERM, SIGINT);
+  std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec,
+                                                                             int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      reload("SIGHUP");
+      signals.async_wait(on_signal);
+      return;
+    }
+    log(Level::Info, std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+    sd_notify("STOPPING=1");
+    d.serving = false;
+    d.admin->close();
+    d.server->stop();
+    d.ctx.stop();
+  };
+  signals.async_wait(on_signal);
+  d.ctx.run();
+  log(Level::Info, "stopped");
+  return 0;
+}
+
+ReloadResult Daemon::reload(std::string_view trigger) {
+  Impl& d = *impl_;
+  sd_notify("RELOADING=1");
+  ReloadResult r;
+  double seconds = 0;
+  auto old = d.holder.get();
+  auto next = d.load(r.errors, seconds);
+  if (next) {
+    try {
+      d.server->set_listeners(next->model().config.server.dns_listen);
+    } catch (const std::exception& e) {
+      r.errors.push_back(e.what());
+      next = nullptr;
+    }
+  }
+  if (!next) {
+    ++d.reloads_failed;
+    d.last_reload = json{{"time", utc_now()}, {"ok", false}, {"errors", r.errors}};
+    for (const auto& e : r.errors) log(Level::Error, e);
+    log(Level::Warn, "reload (" + std::string(trigger) + ") failed with " + std::to_string(r.errors.size()) +
+                         " error(s); still serving serial " + std::to_string(old->serial()));
+    r.serial = old->serial();
+    r.generation = d.holder.generation();
+    sd_notify("READY=1");
+    return r;
+  }
+  const auto& new_admin = next->model().config.server.admin_listen;
+  if (new_admin != d.admin->address()) {
+    try {
+      d.admin->listen(new_admin);
+    } catch (const std::exception& e) {
+      log(Level::Warn, std::string(e.what()) + "; the admin API stays on " + zones::to_string(d.admin->address()));
+    }
+  }
+  r.changed = next->serial() != old->serial() ||
+              zones::describe_json(next->model()) != zones::describe_json(old->model()) ||
+              next->model().config.server.dns_listen != old->model().config.server.dns_listen;
+  d.holder.publish(next);
+  ++d.reloads_ok;
+  d.last_build_seconds = seconds;
+  d.last_reload = json{{"time", utc_now()}, {"ok", true}, {"errors", json::array()}};
+  r.ok = true;
+  r.serial = next->serial();
+  r.generation = d.holder.generation();
+  log(Level::Info, "reloaded (" + std::string(trigger) + "): serial " + std::to_string(r.serial) + ", generation " +
+                       std::to_string(r.generation) + (r.changed ? "" : ", no change"));
+  sd_notify("READY=1");
+  return r;
+}
+
+json Daemon::status() const {
+  const Impl& d = *impl_;
+  auto snap = d.holder.get();
+  const auto& m = snap->model();
+  json listen = json::array();
+  for (const auto& hp : d.server->listeners()) listen.push_back(zones::to_string(hp));
+  json states = {{"available", 0}, {"pendingAcceptance", 0}, {"rejected", 0}};
+  for (const auto& e : m.endpoints) states[std::string(zones::to_string(e.state))] = states[std::string(zones::to_string(e.state))].get<int>() + 1;
+  return {{"version", VPCED_VERSION},
+          {"pid", ::getpid()},
+          {"config", std::filesystem::absolute(d.options.config).lexically_normal().string()},
+          {"uptime_seconds",
+           std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - d.started).count()},
+          {"zone", m.zone_apex},
+          {"serial", snap->serial()},
+          {"generation", d.holder.generation()},
+          {"dns_listen", listen},
+          {"services", m.services.size()},
+          {"vpcs", m.config.vpcs.size()},
+          {"endpoints", states},
+          {"last_reload", d.last_reload ? *d.last_reload : json(nullptr)}};
+}
+
+json Daemon::describe() const { return zones::describe_json(impl_->holder.get()->model()); }
+
+std::string Daemon::describe_text() const { return zones::describe_text(impl_->holder.get()->model()); }
+
+json Daemon::explain(const std::string& name, const std::string& from, const std::string& type) const {
+  auto ip = zones::parse_ip(from);
+  if (!ip) throw ExplainError{"'" + from + "' is not an IP address"};
+  return cmd::explain(*impl_->holder.get(), name, *ip, type);
+}
+
+std::string Daemon::metrics() const { return impl_->registry.render(); }
+
+bool Daemon::ready(std::vector<std::string>& reasons) const {
+  const Impl& d = *impl_;
+  if (!d.holder.get()) reasons.push_back("no snapshot published yet");
+  if (!d.serving) reasons.push_back("DNS listeners are not bound");
+  return reasons.empty();
+}
+
+}  // namespace vpced::cmd

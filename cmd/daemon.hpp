@@ -1,0 +1,53 @@
+// The running daemon: owns the snapshot holder, the DNS server, the admin API and the control loop
+// (signals, reloads) on the main thread, which is the one "control strand" of the process.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cmd/log.hpp"
+#include "zones/metrics.hpp"
+
+namespace vpced::cmd {
+
+struct DaemonOptions {
+  std::string config;
+  unsigned threads = 0;
+  bool query_log = false;
+};
+
+struct ReloadResult {
+  bool ok = false;
+  std::vector<std::string> errors;
+  uint32_t serial = 0;
+  uint64_t generation = 0;
+  bool changed = false;
+};
+
+class Daemon {
+ public:
+  explicit Daemon(DaemonOptions options);
+  ~Daemon();
+
+  // Loads, binds, serves until SIGTERM/SIGINT; returns the process exit code.
+  int run();
+
+  // Control-thread API, used by signal handlers and the admin API.
+  ReloadResult reload(std::string_view trigger);
+  nlohmann::json status() const;
+  nlohmann::json describe() const;
+  std::string describe_text() const;
+  nlohmann::json explain(const std::string& name, const std::string& from, const std::string& type) const;
+  std::string metrics() const;
+  bool ready(std::vector<std::string>& reasons) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vpced::cmd

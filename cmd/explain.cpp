@@ -1,0 +1,152 @@
+// Explaining an answer: run the responder on a synthetic query, then say in words which objects made it.
+#include "cmd/explain.hpp"
+
+#include <algorithm>
+
+#include "dns/respond.hpp"
+#include "zones/describe.hpp"
+#include "zones/ldns.hpp"
+
+namespace vpced::cmd {
+
+using nlohmann::json;
+
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  while (!s.empty() && s.back() == '.') s.pop_back();
+  return s;
+}
+
+std::vector<std::string> section(ldns_pkt* pkt, ldns_pkt_section which) {
+  std::vector<std::string> out;
+  ldns_rr_list* list = ldns_pkt_get_section_clone(pkt, which);
+  for (size_t i = 0; i < ldns_rr_list_rr_count(list); ++i) {
+    char* s = ldns_rr2str(ldns_rr_list_rr(list, i));
+    std::string line(s);
+    free(s);
+    while (!line.empty() && line.back() == '\n') line.pop_back();
+    std::replace(line.begin(), line.end(), '\t', ' ');
+    out.push_back(line);
+  }
+  ldns_rr_list_deep_free(list);
+  return out;
+}
+
+// Words for each object the name belongs to.
+std::vector<std::string> reasons_for(const zones::Model& m, const std::string& name, zones::Lookup result) {
+  std::vector<std::string> why;
+  for (const auto& e : m.endpoints) {
+    const auto& svc = m.services.at(e.service);
+    const std::string who = "endpoint '" + e.config->name + "' (" + e.id + ", " + std::string(zones::to_string(e.state)) +
+                            ") of service '" + svc.config->name + "'";
+    const std::string not_live =
+        e.state == zones::EndpointState::PendingAcceptance
+            ? "; it has no names until the provider accepts it (add it to 'accepted' of service '" + svc.config->name + "')"
+        : e.state == zones::EndpointState::Rejected ? "; the provider rejected it, so its names do not exist"
+                                                    : "";
+    if (name == e.regional_name) {
+      why.push_back("regional name of " + who + not_live);
+      if (e.state == zones::EndpointState::Available) {
+        if (e.regional_addresses.size() == e.enis.size()) {
+          bool any_healthy = false;
+          for (const auto& eni : e.enis) any_healthy |= zones::az_has_healthy_target(*svc.config, eni.az.id, {});
+          why.push_back(any_healthy ? "every ENI's AZ reaches a healthy target: all " + std::to_string(e.enis.size()) +
+                                          " ENI addresses answer"
+                                    : "no AZ reaches a healthy target: failing open, every ENI address answers");
+        } else {
+          for (const auto& eni : e.enis)
+            if (std::find(e.regional_addresses.begin(), e.regional_addresses.end(), eni.address) ==
+                e.regional_addresses.end())
+              why.push_back("ENI " + zones::to_string(eni.address) + " in " + eni.az.name + " (" + eni.az.id +
+                            ") left out: no healthy target in that AZ" +
+                            (svc.config->load_balancer.cross_zone ? "" : " and cross_zone is off"));
+        }
+      }
+    }
+    for (size_t i = 0; i < e.zonal_names.size(); ++i)
+      if (name == e.zonal_names[i])
+        why.push_back("zonal name of " + who + " for " + e.enis[i].az.name + " (" + e.enis[i].az.id +
+                      " in account " + m.config.vpcs.at(e.vpc).account + "'s names), ENI " +
+                      zones::to_string(e.enis[i].address) + not_live);
+    const auto& pdn = svc.config->private_dns_name;
+    if (pdn && e.private_dns_enabled) {
+      const bool wildcard = pdn->starts_with("*.");
+      const std::string apex = wildcard ? pdn->substr(2) : *pdn;
+      const bool covered = name == *pdn || (wildcard && name.size() > apex.size() + 1 && name.ends_with("." + apex));
+      if (covered) {
+        std::string state(zones::to_string(svc.dns_name_state));
+        why.push_back("private DNS name of service '" + svc.config->name + "' for " + who + " in " +
+                      m.config.vpcs.at(e.vpc).id + ": served only inside that VPC's view once verified (now " + state +
+                      ")");
+      }
+    }
+  }
+  if (why.empty()) {
+    if (result == zones::Lookup::Refused)
+      why.push_back(m.config.server.forwarders.empty()
+                        ? "the name is outside every zone of this view and no forwarders are configured: REFUSED"
+                        : "the name is outside every zone of this view: it is forwarded to server.forwarders");
+    else if (result == zones::Lookup::NxDomain)
+      why.push_back("no endpoint, service or record has this name in the zone");
+    else if (name == m.zone_apex)
+      why.push_back("the zone apex: SOA and NS");
+  }
+  return why;
+}
+
+}  // namespace
+
+json explain(const zones::Snapshot& snapshot, const std::string& name, const zones::IpAddr& from,
+             const std::string& type) {
+  ldns_rr_type qtype = ldns_get_rr_type_by_name(type.c_str());
+  if (qtype == 0) throw ExplainError{"unknown record type '" + type + "'"};
+  ldns_rdf* dname = nullptr;
+  if (name.empty() || ldns_str2rdf_dname(&dname, name.c_str()) != LDNS_STATUS_OK)
+    throw ExplainError{"'" + name + "' is not a valid domain name"};
+  std::unique_ptr<ldns_rdf, decltype(&ldns_rdf_deep_free)> owned_name(dname, &ldns_rdf_deep_free);
+  ldns::PktPtr query(ldns_pkt_query_new(ldns_rdf_clone(dname), qtype, LDNS_RR_CLASS_IN, LDNS_RD));
+  ldns_pkt_set_id(query.get(), 1);
+  uint8_t* wire = nullptr;
+  size_t size = 0;
+  if (ldns_pkt2wire(&wire, query.get(), &size) != LDNS_STATUS_OK) throw ExplainError{"cannot encode the query"};
+  std::vector<uint8_t> in(wire, wire + size);
+  LDNS_FREE(wire);
+
+  std::vector<uint8_t> out(65535);
+  dns::Outcome oc;
+  dns::Client client{from, dns::Transport::Tcp, -1};
+  size_t n = dns::respond(snapshot, in, client, out, &oc);
+  ldns_pkt* resp = nullptr;
+  if (n == 0 || ldns_wire2pkt(&resp, out.data(), n) != LDNS_STATUS_OK) throw ExplainError{"no answer"};
+  ldns::PktPtr response(resp);
+  char* rcode = ldns_pkt_rcode2str(ldns_pkt_get_rcode(resp));
+  std::string rcode_text(rcode ? rcode : "?");
+  free(rcode);
+
+  const std::string qname = lower(name);
+  ldns_dname2canonical(dname);  // lowercase, as the responder looks names up
+  const uint32_t view = oc.view >= 0 ? static_cast<uint32_t>(oc.view) : zones::Snapshot::kPublicView;
+  auto lookup = snapshot.lookup(view, std::span(ldns_rdf_data(dname), ldns_rdf_size(dname)), qtype);
+  json zone = nullptr;
+  if (lookup.kind != zones::Lookup::Refused) {
+    std::string apex = snapshot.zones(view).at(lookup.zone).apex;
+    zone = apex.substr(0, apex.size() - 1);
+  }
+  const std::string view_name = snapshot.view_name(view);
+  json result = {{"name", name},
+                 {"type", type},
+                 {"from", zones::to_string(from)},
+                 {"view", view_name},
+                 {"view_reason", zones::to_string(from) + " is in no VPC's dns_clients: the public view"},
+                 {"zone", zone},
+                 {"result", zones::to_string(lookup.kind)},
+                 {"rcode", rcode_text},
+                 {"answer", section(resp, LDNS_SECTION_ANSWER)},
+                 {"authority", section(resp, LDNS_SECTION_AUTHORITY)},
+                 {"reasons", reasons_for(snapshot.model(), qname, lookup.kind)}};
+  return result;
+}
+
+}  // namespace vpced::cmd
