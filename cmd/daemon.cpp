@@ -204,8 +204,8 @@ ReloadResult Daemon::reload(std::string_view trigger) {
   r.ok = true;
   r.serial = next->serial();
   r.generation = d.holder.generation();
-  log(Level::Info, "reloaded (" + std::string(trigger) + "): serial " + std::to_string(r.serial) + ", generation " +
-                       std::to_string(r.generation) + (r.changed ? "" : ", no change"));
+  log(Level::Info, "reloaded: serial " + std::to_string(r.serial) + ", generation " + std::to_string(r.generation) +
+                       (r.changed ? "" : ", no change") + " (" + std::string(trigger) + ")");
   sd_notify("READY=1");
   return r;
 }

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The admin HTTP API (docs/admin-api.md): health, readiness, Prometheus metrics that move with queries,
+# describe, explain, errors; and the query log, off by default.
+# usage: run.sh VPCED SOURCE_DIR
+. "$(dirname "$(readlink -f "$0")")/../lib.sh"
+
+setup_config
+ADMIN=$(sed -n 's/^admin_listen = "\(.*\)"/\1/p' "$CONF")
+check_match "admin address in the test config" '^127\.0\.0\.1:[0-9]+$' "$ADMIN"
+start_vpced
+describe_to "$DIR/describe.json"
+py_checks "$HERE/check_admin.py" "$ADMIN" "$PORT" "$DIR/describe.json"
+check_eq "no query log lines by default" 0 "$(grep -c 'query from' "$LOG")"
+stop_vpced
+
+# With --query-log, each query is one log line.
+"$VPCED" run -c "$CONF" --query-log 2>"$LOG" &
+PID=$!
+for _ in $(seq 1 50); do
+  [ -n "$(dig +short +time=1 +tries=1 @127.0.0.1 -p "$PORT" "$APEX" SOA 2>/dev/null)" ] && break
+  sleep 0.2
+done
+qdig "$APEX" NS >/dev/null
+check_match "query log line" "query from 127\.0\.0\.1 udp $(re_escape "$APEX")\. type 2 view public rcode 0" "$(cat "$LOG")"
