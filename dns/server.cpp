@@ -43,6 +43,41 @@ zones::IpAddr from_asio(const asio::ip::address& a) {
   return zones::IpAddr::from_v4({a.to_v4().to_uint()});
 }
 
+// Fails (std::system_error) when another process already serves `hp`. The workers' sockets share the address
+// through SO_REUSEPORT, which would otherwise let a second daemon bind it silently and split the traffic.
+void probe_unused(const zones::HostPort& hp) {
+  for (int type : {SOCK_DGRAM, SOCK_STREAM}) {
+    const int family = hp.addr.v6 ? AF_INET6 : AF_INET;
+    int fd = ::socket(family, type | SOCK_CLOEXEC, 0);
+    if (fd < 0) continue;
+    int one = 1;
+    if (type == SOCK_STREAM) ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // TIME_WAIT is no owner
+    if (family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    sockaddr_storage ss{};
+    socklen_t len = 0;
+    if (family == AF_INET6) {
+      auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
+      sa->sin6_family = AF_INET6;
+      sa->sin6_port = htons(hp.port);
+      std::copy(hp.addr.bytes.begin(), hp.addr.bytes.end(), sa->sin6_addr.s6_addr);
+      len = sizeof *sa;
+    } else {
+      auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
+      sa->sin_family = AF_INET;
+      sa->sin_port = htons(hp.port);
+      sa->sin_addr.s_addr = htonl(hp.addr.v4()->value);
+      len = sizeof *sa;
+    }
+    int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len);
+    int e = errno;
+    ::close(fd);
+    if (rc != 0 && e == EADDRINUSE)
+      throw std::system_error(e, std::generic_category(),
+                              std::string("cannot listen on ") + (type == SOCK_DGRAM ? "udp " : "tcp ") +
+                                  zones::to_string(hp) + " (another process serves it)");
+  }
+}
+
 // A socket bound to `hp` with SO_REUSEPORT, so every worker binds its own and the kernel spreads the load.
 int open_bound(const zones::HostPort& hp, int type) {
   const int family = hp.addr.v6 ? AF_INET6 : AF_INET;
@@ -317,6 +352,7 @@ void DnsServer::set_listeners(const std::vector<zones::HostPort>& listen) {
   std::vector<Fds> opened;
   try {
     for (const auto& hp : added) {
+      probe_unused(hp);
       Fds f{hp, {}};
       for (size_t i = 0; i < impl_->workers.size(); ++i) {
         int u = open_bound(hp, SOCK_DGRAM);

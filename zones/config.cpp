@@ -9,12 +9,39 @@
 #include <charconv>
 #include <cstring>
 #include <fstream>
-#include <initializer_list>
+#include <stdexcept>
 #include <regex>
 #include <set>
 #include <sstream>
 
 namespace vpced::zones {
+
+// The keys each table of the file may hold (design §3); "" is the top level. Arrays of tables ([[services]],
+// transfer.keys, ...) and inline tables are listed by their dotted path. Free-form tables whose keys are data
+// (verify.nameservers, accounts.az_names, endpoints.addresses) have no entry.
+const std::vector<SchemaTable>& config_schema() {
+  static const std::vector<SchemaTable> schema = {
+      {"", {"region", "server", "transfer", "verify", "accounts", "services", "vpcs", "endpoints"}},
+      {"region", {"name", "dns_suffix", "azs"}},
+      {"server", {"state_dir", "dns_listen", "admin_listen", "ttl", "forwarders", "trust_ecs_from"}},
+      {"transfer", {"secondaries", "allow", "keys"}},
+      {"transfer.keys", {"name", "algorithm", "secret_file", "view"}},
+      {"verify", {"resolvers", "nameservers", "mode", "interval", "give_up_after", "recheck_every"}},
+      {"accounts", {"id", "az_names"}},
+      {"services",
+       {"name", "id", "owner", "azs", "acceptance_required", "allowed_principals", "accepted", "rejected",
+        "private_dns_name", "load_balancer"}},
+      {"services.load_balancer",
+       {"cross_zone", "proxy_protocol_v2", "idle_timeout", "connect_timeout", "max_connections_per_target",
+        "listeners", "targets", "health_check"}},
+      {"services.load_balancer.targets", {"address", "az"}},
+      {"services.load_balancer.health_check", {"interval", "timeout", "healthy_threshold", "unhealthy_threshold"}},
+      {"vpcs", {"id", "account", "dns_clients", "dns_listen", "subnets"}},
+      {"vpcs.subnets", {"id", "az", "cidr"}},
+      {"endpoints", {"name", "id", "vpc", "service", "principal", "subnets", "private_dns_enabled", "addresses"}},
+  };
+  return schema;
+}
 
 std::optional<Seconds> parse_duration(std::string_view s) {
   // A century bounds every count so the sum cannot overflow; no setting needs more.
@@ -51,6 +78,13 @@ std::optional<Seconds> parse_duration(std::string_view s) {
 }
 
 namespace {
+
+// The keys of one config_schema() table; a path missing from the table is a programming error.
+const std::vector<std::string>& schema_keys(std::string_view path) {
+  for (const SchemaTable& t : config_schema())
+    if (t.path == path) return t.keys;
+  throw std::logic_error("config_schema() has no table '" + std::string(path) + "'");
+}
 
 namespace fs = std::filesystem;
 
@@ -258,6 +292,8 @@ class Loader {
     } catch (const toml::parse_error& e) {
       std::string message(e.description());
       if (!message.empty()) message[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(message[0])));
+      // toml++ says "Error while parsing …"; after our own "error: " prefix that would read "error: error while".
+      if (message.starts_with("error while ")) message = "TOML syntax: " + message.substr(12);
       error(pos(e.source()), std::move(message));
       diags_.sort();
       return std::nullopt;
@@ -295,15 +331,17 @@ class Loader {
 
   // ---- tables ----
 
-  // Reports every key of `t` outside `known`, with the nearest known key as a hint for typos.
-  void check_keys(const toml::table& t, std::initializer_list<std::string_view> known, std::string_view where) {
+  // Reports every key of `t` outside the schema table `schema_path`, with the nearest known key as a hint for
+  // typos.
+  void check_keys(const toml::table& t, std::string_view schema_path, std::string_view where) {
+    const std::vector<std::string>& known = schema_keys(schema_path);
     for (auto&& [k, v] : t) {
       std::string_view name = k.str();
       if (std::find(known.begin(), known.end(), name) != known.end()) continue;
       std::string message = "unknown key " + quote(name) + " " + std::string(where);
       std::string_view best;
       size_t best_distance = 3;
-      for (std::string_view candidate : known) {
+      for (const std::string& candidate : known) {
         size_t d = edit_distance(name, candidate);
         if (d < best_distance) best = candidate, best_distance = d;
       }
@@ -516,8 +554,7 @@ class Loader {
   // ---- sections ----
 
   void read_root(const toml::table& root) {
-    check_keys(root, {"region", "server", "transfer", "verify", "accounts", "services", "vpcs", "endpoints"},
-               "at top level");
+    check_keys(root, "", "at top level");
     if (const toml::node* n = root.get("region")) {
       if (auto* t = table(n, "region")) read_region(*t);
     } else {
@@ -539,7 +576,7 @@ class Loader {
   void read_region(const toml::table& t) {
     RegionConfig& r = cfg_.region;
     r.pos = pos(t);
-    check_keys(t, {"name", "dns_suffix", "azs"}, "in [region]");
+    check_keys(t, "region", "in [region]");
     if (auto s = str_matching(require(t, "name", "[region]"), "region.name", kRegionName,
                               "a region name like \"us-east-1\""))
       r.name = s->value;
@@ -556,7 +593,7 @@ class Loader {
   void read_server(const toml::table& t) {
     ServerConfig& s = cfg_.server;
     s.pos = pos(t);
-    check_keys(t, {"state_dir", "dns_listen", "admin_listen", "ttl", "forwarders", "trust_ecs_from"}, "in [server]");
+    check_keys(t, "server", "in [server]");
     if (auto p = path_value(t.get("state_dir"), "server.state_dir")) s.state_dir = *p;
     host_ports(require(t, "dns_listen", "[server]"), "server.dns_listen", 0, s.dns_listen);
     if (const toml::node* n = t.get("dns_listen"); n && n->is_array() && n->as_array()->empty())
@@ -570,7 +607,7 @@ class Loader {
   void read_transfer(const toml::table& t) {
     TransferConfig& tr = cfg_.transfer;
     tr.pos = pos(t);
-    check_keys(t, {"secondaries", "allow", "keys"}, "in [transfer]");
+    check_keys(t, "transfer", "in [transfer]");
     host_ports(t.get("secondaries"), "transfer.secondaries", 53, tr.secondaries);
     cidrs(t.get("allow"), "transfer.allow", tr.allow);
     each(t.get("keys"), "transfer.keys", [&](const toml::node* e) {
@@ -579,7 +616,7 @@ class Loader {
       TsigKeyConfig key;
       KeySrc src;
       key.pos = pos(*k);
-      check_keys(*k, {"name", "algorithm", "secret_file", "view"}, "in transfer.keys");
+      check_keys(*k, "transfer.keys", "in transfer.keys");
       // TSIG key names are domain names (RFC 8945 §4.2); BIND and Knot users write them with '_' too.
       if (auto s = dns_name(require(*k, "name", "transfer.keys"), "transfer.keys.name", 1, true)) {
         key.name = s->value;
@@ -606,7 +643,7 @@ class Loader {
   void read_verify(const toml::table& t) {
     VerifyConfig& v = cfg_.verify;
     v.pos = pos(t);
-    check_keys(t, {"resolvers", "nameservers", "mode", "interval", "give_up_after", "recheck_every"}, "in [verify]");
+    check_keys(t, "verify", "in [verify]");
     host_ports(t.get("resolvers"), "verify.resolvers", 53, v.resolvers);
     if (const toml::table* ns = table(t.get("nameservers"), "verify.nameservers")) {
       for (auto&& [k, servers] : *ns) {
@@ -641,7 +678,7 @@ class Loader {
     AccountConfig a;
     AccountSrc src;
     a.pos = pos(t);
-    check_keys(t, {"id", "az_names"}, "in [[accounts]]");
+    check_keys(t, "accounts", "in [[accounts]]");
     if (auto s = str_matching(require(t, "id", "[[accounts]]"), "accounts.id", kAccountId, kAccountLike)) {
       a.id = s->value;
       src.id = s->pos;
@@ -674,10 +711,7 @@ class Loader {
     ServiceConfig s;
     ServiceSrc src;
     s.pos = pos(t);
-    check_keys(t,
-               {"name", "id", "owner", "azs", "acceptance_required", "allowed_principals", "accepted", "rejected",
-                "private_dns_name", "load_balancer"},
-               "in [[services]]");
+    check_keys(t, "services", "in [[services]]");
     if (auto v = str_matching(require(t, "name", "[[services]]"), "services.name", kObjectName, kNameLike)) {
       s.name = v->value;
       src.name = v->pos;
@@ -737,10 +771,7 @@ class Loader {
 
   void read_load_balancer(const toml::table& t, ServiceConfig& s, ServiceSrc& src) {
     LoadBalancerConfig& lb = s.load_balancer;
-    check_keys(t,
-               {"cross_zone", "proxy_protocol_v2", "idle_timeout", "connect_timeout", "max_connections_per_target",
-                "listeners", "targets", "health_check"},
-               "in [services.load_balancer]");
+    check_keys(t, "services.load_balancer", "in [services.load_balancer]");
     if (auto v = boolean(t.get("cross_zone"), "services.load_balancer.cross_zone")) lb.cross_zone = *v;
     if (auto v = boolean(t.get("proxy_protocol_v2"), "services.load_balancer.proxy_protocol_v2"))
       lb.proxy_protocol_v2 = *v;
@@ -764,7 +795,7 @@ class Loader {
     each(t.get("targets"), "services.load_balancer.targets", [&](const toml::node* e) {
       const toml::table* tt = table(e, "services.load_balancer.targets");
       if (!tt) return;
-      check_keys(*tt, {"address", "az"}, "in services.load_balancer.targets");
+      check_keys(*tt, "services.load_balancer.targets", "in services.load_balancer.targets");
       TargetConfig target;
       TargetSrc tsrc;
       target.pos = pos(*tt);
@@ -798,8 +829,7 @@ class Loader {
     if (const toml::table* hc = table(t.get("health_check"), "services.load_balancer.health_check")) {
       HealthCheckConfig& h = lb.health_check;
       const std::string p = "services.load_balancer.health_check.";
-      check_keys(*hc, {"interval", "timeout", "healthy_threshold", "unhealthy_threshold"},
-                 "in services.load_balancer.health_check");
+      check_keys(*hc, "services.load_balancer.health_check", "in services.load_balancer.health_check");
       // NLB's ranges for TCP health checks.
       auto interval = duration(hc->get("interval"), p + "interval", Seconds{5}, Seconds{300});
       auto timeout = duration(hc->get("timeout"), p + "timeout", Seconds{2}, Seconds{120});
@@ -824,7 +854,7 @@ class Loader {
     VpcConfig v;
     VpcSrc src;
     v.pos = pos(t);
-    check_keys(t, {"id", "account", "dns_clients", "dns_listen", "subnets"}, "in [[vpcs]]");
+    check_keys(t, "vpcs", "in [[vpcs]]");
     if (auto s = str_matching(require(t, "id", "[[vpcs]]"), "vpcs.id", kVpcId, kVpcLike)) {
       v.id = s->value;
       src.id = s->pos;
@@ -838,7 +868,7 @@ class Loader {
     each(t.get("subnets"), "vpcs.subnets", [&](const toml::node* e) {
       const toml::table* st = table(e, "vpcs.subnets");
       if (!st) return;
-      check_keys(*st, {"id", "az", "cidr"}, "in vpcs.subnets");
+      check_keys(*st, "vpcs.subnets", "in vpcs.subnets");
       SubnetConfig sn;
       SubnetSrc ssrc;
       sn.pos = pos(*st);
@@ -872,8 +902,7 @@ class Loader {
     EndpointConfig ep;
     EndpointSrc src;
     ep.pos = pos(t);
-    check_keys(t, {"name", "id", "vpc", "service", "principal", "subnets", "private_dns_enabled", "addresses"},
-               "in [[endpoints]]");
+    check_keys(t, "endpoints", "in [[endpoints]]");
     if (auto s = str_matching(require(t, "name", "[[endpoints]]"), "endpoints.name", kObjectName, kNameLike)) {
       ep.name = s->value;
       src.name = s->pos;

@@ -145,6 +145,18 @@ struct Config {
   std::vector<EndpointConfig> endpoints;
 };
 
+// One table of the config file and the keys it may hold. `path` is dotted from the top level ("" is the top level
+// itself, "services.load_balancer.health_check" an inline table); arrays of tables have no brackets
+// ("services", "transfer.keys"). Any other key in such a table is an "unknown key" error.
+struct SchemaTable {
+  std::string path;
+  std::vector<std::string> keys;
+};
+
+// Every table the loader checks keys of, parents before children. The loader's checks and the documentation
+// test (every key is documented in docs/config.md) both read this one list.
+const std::vector<SchemaTable>& config_schema();
+
 // "30s", "5m", "2h", "7d" and combinations in descending units ("1h30m"); integer counts only.
 // Empty strings, signs, bare numbers and unknown units give nullopt.
 std::optional<Seconds> parse_duration(std::string_view s);

@@ -1,6 +1,7 @@
 // Assignment, loading and atomic saving of generated identity.
 #include "zones/identity.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -192,7 +193,10 @@ void assign_identity(const Config& config, IdentityState& state, Diagnostics& di
       if (a->second.value < first || a->second.value > last) continue;  // the subnet changed: a new address
       auto [holder, fresh] = taken.emplace(a->second.value, e.name);
       if (!fresh) {
-        diags.error(e.pos, "endpoint '" + e.name + "' already holds " + to_string(a->second) + " in '" + subnet_id +
+        // Reported at the pin: it is the edit that would move an address.
+        const auto& pinner = *std::find_if(config.endpoints.begin(), config.endpoints.end(),
+                                           [&](const EndpointConfig& x) { return x.name == holder->second; });
+        diags.error(pinner.pos, "endpoint '" + e.name + "' already holds " + to_string(a->second) + " in '" + subnet_id +
                                "' (state_dir), but endpoint '" + holder->second +
                                "' pins it; pin another address so that no address moves");
         continue;

@@ -21,9 +21,15 @@ ZoneContent public_zone(const Model& model, uint32_t serial) {
   const std::string ns = "ns1." + z.apex;
   std::vector<Record> rs;
   rs.push_back({z.apex, ttl, "NS", ns});
+  // Glue for ns1: every concrete dns_listen address. A wildcard listener (0.0.0.0, ::) has no address of its
+  // own; it answers on loopback too, so it contributes 127.0.0.1 or ::1, keeping the zone loadable.
   for (const auto& hp : model.config.server.dns_listen) {
-    auto v4 = hp.addr.v4();
-    if (v4 && v4->value != 0) rs.push_back({ns, ttl, "A", to_string(*v4)});
+    const bool wildcard = std::all_of(hp.addr.bytes.begin(), hp.addr.bytes.begin() + (hp.addr.v6 ? 16 : 4),
+                                      [](uint8_t b) { return b == 0; });
+    if (hp.addr.v6)
+      rs.push_back({ns, ttl, "AAAA", wildcard ? "::1" : to_string(hp.addr)});
+    else
+      rs.push_back({ns, ttl, "A", wildcard ? "127.0.0.1" : to_string(hp.addr)});
   }
   for (const auto& e : model.endpoints) {
     if (e.state != EndpointState::Available) continue;

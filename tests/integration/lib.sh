@@ -193,8 +193,8 @@ EOF
 start_vpced() {
   "$VPCED" run -c "$CONF" 2>"$LOG" &
   PID=$!
-  local i answer
-  for i in $(seq 1 50); do
+  local answer
+  for _ in $(seq 1 50); do
     if ! kill -0 "$PID" 2>/dev/null; then
       wait "$PID"
       local rc=$?
@@ -214,10 +214,10 @@ start_vpced() {
 # SIGTERM stops vpced (design §8); it must exit 0 within ~5 s, else it is killed and that is a failure.
 stop_vpced() {
   [ -n "$PID" ] || return 0
-  local pid=$PID i rc
+  local pid=$PID rc
   PID=""
   kill -TERM "$pid" 2>/dev/null
-  for i in $(seq 1 50); do
+  for _ in $(seq 1 50); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done

@@ -18,6 +18,7 @@ print(len(c.get("services", [])), len(c.get("vpcs", [])), len(c.get("endpoints",
 check_match "vpced check on the example: ok line" \
   "^ok: $(re_escape "$CONF"): $n_services services, $n_vpcs vpcs, $n_endpoints endpoints" "$(cat "$DIR/ok.out")"
 check_eq "vpced check on the example: no error on stderr" "" "$(grep -i error "$DIR/ok.err")"
+check_true "vpced check writes no state (docs/state.md: \`vpced check\` never writes)" test ! -e "$DIR/state/identity.json"
 
 # --- several independent mistakes ------------------------------------------------------------------------------
 BROKEN="$DIR/broken.toml"

@@ -70,7 +70,7 @@ while IFS=$'\t' read -r -u 3 state kind name expected; do
     udp_answer=$(qdig +noall +answer "$name" A)
     tcp_answer=$(qdig +tcp +noall +answer "$name" A)
     check_eq "$name A: TCP answer section equals UDP answer section" "$udp_answer" "$tcp_answer"
-    while read -r owner ttl class type rdata; do
+    while read -r owner ttl class type _; do
       check_eq "$name A: answer owner" "${name,,}." "${owner,,}"
       check_eq "$name A: answer TTL" "$TTL" "$ttl"
       check_eq "$name A: answer class/type" "IN A" "$class $type"
@@ -109,6 +109,7 @@ done
 # --- ANY: the A set (RFC 8482 spirit) -----------------------------------------------------------------------
 got=$(qdig +short "$first_regional" ANY | addr_set)
 check_eq "UDP $first_regional ANY" "$(addr_set <<<"$first_regional_expected")" "$got"
+check_eq "UDP $APEX ANY: one RRset, the SOA" "SOA" "$(qdig +noall +answer "$APEX" ANY | awk '{print $4}' | paste -sd' ' -)"
 
 # --- apex -------------------------------------------------------------------------------------------------
 zone_soa=$(awk -v apex="$APEX." '$4 == "SOA" && tolower($1) == apex {for (i = 5; i <= NF; i++) printf "%s%s", $i, (i < NF ? " " : "")}' "$DIR/zone.txt")
@@ -160,6 +161,10 @@ out=$(qdig +edns=1 +noednsneg +nocookie "$APEX" SOA)
 check_eq "EDNS version 1: status" BADVERS "$(dig_status "$out")"
 check_match "EDNS version 1: reply OPT is version 0" 'EDNS: version: 0,' "$out"
 check_eq "EDNS version 1: ANSWER count" 0 "$(dig_count ANSWER "$out")"
+out=$(qdig +dnssec +nocookie "$APEX" SOA)
+check_match "DO bit echoed in the reply OPT (RFC 3225 §3)" 'EDNS: version: 0, flags: do; udp: 1232' "$out"
+out=$(dig +rec +time=2 +tries=1 @127.0.0.1 -p "$PORT" "$APEX" SOA 2>&1)
+check_eq "RD copied, RA not set (authoritative only)" "qr aa rd" "$(dig_flags "$out")"
 out=$(qkdig +tcp +edns=1 "$APEX" SOA)
 check_eq "EDNS version 1 over TCP (kdig): status" BADVERS "$(dig_status "$out")"
 

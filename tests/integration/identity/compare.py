@@ -8,6 +8,8 @@ usage:
   compare.py stable BEFORE.json AFTER.json [REMOVED ADDED]
       every endpoint and service present in both keeps its id, DNS names and addresses; REMOVED is gone,
       ADDED is new with an id and addresses nobody else holds
+  compare.py subnet-removed BEFORE.json AFTER.json NAME SUBNET
+      endpoint NAME lost SUBNET: same id and DNS suffix, its other ENIs unchanged; every other endpoint unchanged
 """
 import ipaddress
 import json
@@ -51,6 +53,42 @@ def shape(describe, config):
               f"service {name}: ServiceName '{s['ServiceName']}'")
     ids = [e["VpcEndpointId"] for e in endpoints.values()] + [s["ServiceId"] for s in services.values()]
     check(len(set(ids)) == len(ids), f"ids are not unique: {ids}")
+    # Derived independently from the config: states (design §4), AZ names per account (design §1), defaults.
+    accounts = {a["id"]: a.get("az_names", {}) for a in cfg.get("accounts", [])}
+    svc_cfg = {s["name"]: s for s in cfg["services"]}
+    vpc_cfg = {v["id"]: v for v in cfg["vpcs"]}
+    for name, s in services.items():
+        c = svc_cfg.get(name, {})
+        names_of = {az_id: az for az, az_id in accounts.get(c.get("owner"), {}).items()}
+        check(s.get("AvailabilityZoneIds") == c.get("azs"), f"service {name}: AvailabilityZoneIds {s.get('AvailabilityZoneIds')} vs config azs {c.get('azs')}")
+        check(s.get("AvailabilityZones") == [names_of.get(i) for i in c.get("azs", [])],
+              f"service {name}: AvailabilityZones {s.get('AvailabilityZones')}, expected the owner's names {[names_of.get(i) for i in c.get('azs', [])]}")
+        check(s.get("AcceptanceRequired") == c.get("acceptance_required", True), f"service {name}: AcceptanceRequired")
+        check(s.get("PrivateDnsName") == c.get("private_dns_name"), f"service {name}: PrivateDnsName {s.get('PrivateDnsName')}")
+    for c in cfg["endpoints"]:
+        e = endpoints.get(c["name"])
+        if e is None:
+            continue
+        svc, vpc = svc_cfg[c["service"]], vpc_cfg[c["vpc"]]
+        if c["name"] in svc.get("rejected", []):
+            want = "rejected"
+        elif not svc.get("acceptance_required", True) or c["name"] in svc.get("accepted", []):
+            want = "available"
+        else:
+            want = "pendingAcceptance"
+        check(e["State"] == want, f"endpoint {c['name']}: State {e['State']}, expected {want}")
+        check(e["VpcId"] == c["vpc"], f"endpoint {c['name']}: VpcId {e['VpcId']}")
+        check(e["ServiceId"] == services[svc["name"]]["ServiceId"], f"endpoint {c['name']}: ServiceId")
+        check(e["SubnetIds"] == c["subnets"], f"endpoint {c['name']}: SubnetIds {e['SubnetIds']} vs {c['subnets']}")
+        pdns = c.get("private_dns_enabled", "private_dns_name" in svc)
+        check(e["PrivateDnsEnabled"] == pdns, f"endpoint {c['name']}: PrivateDnsEnabled {e['PrivateDnsEnabled']}, expected {pdns}")
+        sn_az = {sn["id"]: sn["az"] for sn in vpc["subnets"]}
+        for n in e["NetworkInterfaces"]:
+            az = sn_az.get(n["SubnetId"])
+            check(n["AvailabilityZone"] == az, f"endpoint {c['name']}: ENI in {n['SubnetId']} has AZ {n['AvailabilityZone']}, subnet says {az}")
+            az_id = accounts.get(vpc["account"], {}).get(az)
+            check(n["AvailabilityZoneId"] == az_id,
+                  f"endpoint {c['name']}: ENI in {n['SubnetId']} has AZ ID {n['AvailabilityZoneId']}, account {vpc['account']} maps {az} to {az_id}")
     held = {}
     for name, e in endpoints.items():
         eid = e["VpcEndpointId"]
@@ -108,8 +146,33 @@ def stable(before, after, removed=None, added=None):
                   f"added endpoint: NetworkInterfaces {new['NetworkInterfaces']} for subnets {new['SubnetIds']}")
 
 
+def subnet_removed(before, after, name, subnet):
+    be, ae = by_name(json.load(open(before))["VpcEndpoints"]), by_name(json.load(open(after))["VpcEndpoints"])
+    check(be.keys() == ae.keys(), f"endpoints changed: {sorted(be)} -> {sorted(ae)}")
+    for other in sorted(be.keys() & ae.keys()):
+        if other == name:
+            continue
+        for key in ("VpcEndpointId", "DnsEntries", "NetworkInterfaces"):
+            check(be[other].get(key) == ae[other].get(key), f"endpoint {other}: {key} changed by editing {name}")
+    b, a = be.get(name), ae.get(name)
+    if not b or not a:
+        check(False, f"endpoint {name} missing")
+        return
+    check(b["VpcEndpointId"] == a["VpcEndpointId"], f"endpoint {name}: id changed when a subnet was removed")
+    check(b["DnsEntries"][0] == a["DnsEntries"][0], f"endpoint {name}: regional name changed when a subnet was removed")
+    kept = [n for n in b["NetworkInterfaces"] if n["SubnetId"] != subnet]
+    check(len(kept) == len(b["NetworkInterfaces"]) - 1, f"endpoint {name} had no ENI in {subnet}")
+    check(a["NetworkInterfaces"] == kept,
+          f"endpoint {name}: ENIs after removing {subnet}: expected {kept}, got {a['NetworkInterfaces']}")
+    gone = [d["DnsName"] for d in b["DnsEntries"] if d not in a["DnsEntries"]]
+    check(len(gone) == 1 and len(a["DnsEntries"]) == len(b["DnsEntries"]) - 1,
+          f"endpoint {name}: expected exactly the zonal name of {subnet} to go, gone: {gone}")
+
+
 if sys.argv[1] == "shape":
     shape(sys.argv[2], sys.argv[3])
+elif sys.argv[1] == "subnet-removed":
+    subnet_removed(*sys.argv[2:6])
 else:
     stable(*sys.argv[2:])
 print(f"CHECKS {checks}")

@@ -61,6 +61,31 @@ check_eq "describe after the edit is stable too" "" "$(diff "$DIR/d4.json" "$DIR
 serial3=$(soa_serial "$DIR/z3.txt")
 check_true "zone serial grows when the zone changes ($serial1 -> $serial3)" test "${serial3:-0}" -gt "$serial1"
 
+# --- edit one endpoint: drop one of its subnets; its id, suffix and other addresses stay -------------------------
+edited=$("$PY" "$HERE/drop_subnet.py" "$CONF" "$DIR/d4.json") || die "cannot drop a subnet from an endpoint in $CONF"
+read -r edited_name edited_subnet <<<"$edited"
+describe_to "$DIR/d5b.json"
+py_checks "$HERE/compare.py" subnet-removed "$DIR/d4.json" "$DIR/d5b.json" "$edited_name" "$edited_subnet"
+
+# --- a pin on an address another endpoint holds: an error naming both; nothing moves ----------------------------
+cp "$CONF" "$DIR/before-pin.toml"
+pin=$("$PY" "$HERE/held_address.py" "$DIR/d5b.json" "$CONF" pins-a-held-address) || die "held_address.py failed"
+read -r held_name held_addr <<<"$(head -n 1 <<<"$pin")"
+tail -n +2 <<<"$pin" >>"$CONF"
+before=$(sha256sum <"$STATE")
+"$VPCED" describe -c "$CONF" --json >"$DIR/pin.out" 2>"$DIR/pin.err"
+rc=$?
+check_eq "describe with a pin on an address $held_name holds: exit status" 1 "$rc"
+err=$(cat "$DIR/pin.err")
+check_contains "pin conflict error names the holder" "'$held_name'" "$err"
+check_contains "pin conflict error names the pinning endpoint" "'pins-a-held-address'" "$err"
+check_contains "pin conflict error names the address" "$held_addr" "$err"
+check_match "pin conflict error is positioned (FILE:LINE:COL: error:)" "^$(re_escape "$CONF"):[0-9]+:[0-9]+: error: " "$err"
+check_eq "state file untouched by the failed describe" "$before" "$(sha256sum <"$STATE")"
+cp "$DIR/before-pin.toml" "$CONF"
+describe_to "$DIR/d5c.json"
+check_eq "describe after removing the conflicting pin equals the one before" "" "$(diff "$DIR/d5b.json" "$DIR/d5c.json")"
+
 # --- a corrupt state file: every command refuses, the file is left as it was ------------------------------------
 cp "$STATE" "$DIR/good-state.json"
 corrupt_truncated() { head -c "$(($(wc -c <"$DIR/good-state.json") / 2))" "$DIR/good-state.json" >"$STATE"; }
@@ -107,4 +132,4 @@ done
 # Restoring the file restores the identity.
 cp "$DIR/good-state.json" "$STATE"
 describe_to "$DIR/d6.json"
-check_eq "describe after restoring the state file equals the one before corruption" "" "$(diff "$DIR/d4.json" "$DIR/d6.json")"
+check_eq "describe after restoring the state file equals the one before corruption" "" "$(diff "$DIR/d5c.json" "$DIR/d6.json")"

@@ -13,9 +13,9 @@ import struct
 import sys
 
 HOST = "127.0.0.1"
-NOERROR, FORMERR, NOTIMP = 0, 1, 4
+NOERROR, FORMERR, NOTIMP, REFUSED = 0, 1, 4, 5
 RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
-TYPE_SOA, TYPE_A, CLASS_IN = 6, 1, 1
+TYPE_SOA, TYPE_A, TYPE_OPT, TYPE_AXFR, CLASS_IN = 6, 1, 41, 252, 1
 QUIET = 0.5        # seconds of silence that count as "no answer" over UDP (loopback answers take < 1 ms)
 TIMEOUT = 2.0      # seconds to wait for an answer that must come
 
@@ -44,6 +44,11 @@ def qname(name):
 
 def question(name, qtype=TYPE_SOA):
     return qname(name) + struct.pack("!HH", qtype, CLASS_IN)
+
+
+def opt(rdlength=0):
+    # root owner, TYPE OPT, CLASS = UDP payload 1232, TTL = ext-rcode 0 / version 0 / flags 0, RDLENGTH
+    return b"\x00" + struct.pack("!HHIH", TYPE_OPT, 1232, 0, rdlength)
 
 
 def opcode_flags(opcode):
@@ -87,6 +92,17 @@ def cases(apex):
         "udp-half-qclass": ("udp", lambda q: header(q) + qname(apex) + b"\x00\x06\x00", FORMERR),
         # a name longer than 255 bytes (RFC 1035 §3.1)
         "udp-name-too-long": ("udp", lambda q: header(q) + long_label * 5 + qname(apex) + struct.pack("!HH", 1, 1), FORMERR),
+        # the other sections (RFC 6891 §6.1.1: one OPT, owned by the root, in the additional section)
+        "udp-two-opt": ("udp", lambda q: header(q, ar=2) + question(apex) + opt() + opt(), FORMERR),
+        "udp-opt-in-answer": ("udp", lambda q: header(q, an=1) + question(apex) + opt(), FORMERR),
+        "udp-opt-owner-not-root": ("udp", lambda q: header(q, ar=1) + question(apex) + b"\x01a" + opt(), FORMERR),
+        "udp-arcount-without-record": ("udp", lambda q: header(q, ar=1) + question(apex), FORMERR),
+        "udp-opt-rdlength-past-end": ("udp", lambda q: header(q, ar=1) + question(apex) + opt(rdlength=8), FORMERR),
+        "udp-trailing-bytes": ("udp", lambda q: header(q) + question(apex) + b"\x00\x00", FORMERR),
+        # zone transfers are TCP-only (RFC 5936 §4.2)
+        "udp-axfr": ("udp", lambda q: header(q) + question(apex, TYPE_AXFR), NOTIMP),
+        # class CHAOS (version.bind): not served
+        "udp-chaos-version-bind": ("udp", lambda q: header(q) + qname("version.bind") + struct.pack("!HH", 16, 3), REFUSED),
         # opcodes other than QUERY
         "udp-opcode2": ("udp", lambda q: header(q, flags=opcode_flags(2)) + question(apex), NOTIMP),
         "udp-opcode15": ("udp", lambda q: header(q, flags=opcode_flags(15)) + question(apex), NOTIMP),
@@ -105,6 +121,8 @@ def cases(apex):
         # (RFC 7766 §6.2.1.1 allows any order); a query written a byte at a time is still answered.
         "tcp-pipelined-with-malformed": ("special", tcp_pipelined, None),
         "tcp-split-writes": ("special", tcp_split, None),
+        # TCP: AXFR is refused while no transfer ACL allows it (conf/example.toml: transfer.allow = [])
+        "tcp-axfr-refused": ("tcp", lambda q: header(q) + question(apex, TYPE_AXFR), REFUSED),
         # TCP: a response sent as a query is not answered (the connection may be closed or stay silent)
         "tcp-qr1": ("special", tcp_qr1, None),
     }
@@ -297,12 +315,51 @@ def tcp_qr1(port, apex, case):
             fail(f"{case}: expected no answer to a response, got {len(data)} bytes: {data[:16].hex()}")
 
 
+IDLE_MIN, IDLE_MAX = 1.0, 20.0   # an idle TCP connection must be closed, but not at once (RFC 7766 §6.2.3)
+
+
+def tcp_idle(port, apex, case, after_answer):
+    import time
+    with socket.create_connection((HOST, port), timeout=IDLE_MAX) as s:
+        if after_answer:
+            qid = new_id()
+            s.sendall(frame(header(qid) + question(apex)))
+            reply = read_framed(s)
+            if not reply or len(reply) < 12:
+                fail(f"{case}: no answer to the first query")
+                return
+        start = time.monotonic()
+        try:
+            data = s.recv(65535)
+        except socket.timeout:
+            fail(f"{case}: idle connection still open after {IDLE_MAX} s")
+            return
+        except ConnectionResetError:
+            data = b""
+        waited = time.monotonic() - start
+        if data:
+            fail(f"{case}: unexpected {len(data)} bytes on an idle connection")
+        elif waited < IDLE_MIN:
+            fail(f"{case}: idle connection closed after {waited:.2f} s, expected to be kept at least {IDLE_MIN} s")
+        else:
+            print(f"{case}: closed after {waited:.1f} s idle")
+
+
+# Slow cases (about the server's idle timeout each): not listed by --list, run in the background.
+SLOW = {
+    "tcp-idle-no-query": lambda port, apex, case: tcp_idle(port, apex, case, False),
+    "tcp-idle-after-answer": lambda port, apex, case: tcp_idle(port, apex, case, True),
+}
+
+
 def main():
     if len(sys.argv) == 2 and sys.argv[1] == "--list":
         print("\n".join(cases("example.test")))
         return 0
     port, apex, case = int(sys.argv[1]), sys.argv[2].rstrip("."), sys.argv[3]
     table = cases(apex)
+    for name, fn in SLOW.items():
+        table[name] = ("special", fn, None)
     if case not in table:
         print(f"FAIL: {case}: unknown case")
         return 1

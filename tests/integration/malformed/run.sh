@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# Malformed DNS messages over UDP and TCP (design §5): dropped, FORMERR or NOTIMP with the query's ID, a
-# short TCP length prefix closes the connection, and after every case vpced still answers dig and kdig.
-# The packets are built by probe.py (raw sockets, stdlib only).
+# Malformed DNS messages over UDP and TCP (design §5, docs/dns.md): dropped, FORMERR or NOTIMP with the
+# query's ID, a short TCP length prefix closes the connection, idle TCP connections are closed (RFC 7766),
+# and after every case vpced still answers dig and kdig. probe.py builds the packets (raw sockets, stdlib).
 # usage: run.sh VPCED SOURCE_DIR
 . "$(dirname "$(readlink -f "$0")")/../lib.sh"
 
 setup_config
 start_vpced
+
+# The idle-timeout cases take about the server's TCP idle timeout (10 s): run them while the others go on.
+SLOW_CASES=(tcp-idle-no-query tcp-idle-after-answer)
+declare -A SLOW_PIDS
+for case in "${SLOW_CASES[@]}"; do
+  "$PY" "$HERE/probe.py" "$PORT" "$APEX" "$case" >"$DIR/$case.out" 2>&1 &
+  SLOW_PIDS[$case]=$!
+done
 
 mapfile -t CASES < <("$PY" "$HERE/probe.py" --list)
 check_true "probe.py lists at least 30 cases (got ${#CASES[@]})" test "${#CASES[@]}" -ge 30
@@ -32,3 +40,14 @@ for case in "${CASES[@]}"; do
 done
 
 check_true "vpced still running after all malformed cases" kill -0 "$PID"
+
+for case in "${SLOW_CASES[@]}"; do
+  wait "${SLOW_PIDS[$case]}"
+  rc=$?
+  if [ $rc -eq 0 ]; then
+    pass
+  else
+    while IFS= read -r line; do fail "slow case $case: ${line#FAIL: }"; done <"$DIR/$case.out"
+  fi
+done
+check_true "vpced still running after the idle connections" kill -0 "$PID"
