@@ -312,9 +312,9 @@ TEST_CASE("a missing file is one error without a position") {
 
 TEST_CASE("a syntax error is reported once, at its position") {
   std::string text = replace(kBase, "[server]\n", "[server\n");
-  expect_error(text, {5, 8}, "error while parsing table header: expected ']', saw '\\n'");
+  expect_error(text, {5, 8}, "TOML syntax: parsing table header: expected ']', saw '\\n'");
   expect_error("[region]\nname = \"us-east-1\"\nname = \"us-east-2\"\n", {3, 8},
-               "error while parsing key-value pair: cannot redefine existing string 'name'");
+               "TOML syntax: parsing key-value pair: cannot redefine existing string 'name'");
 }
 
 TEST_CASE("unknown keys are errors wherever they are") {
