@@ -2,8 +2,10 @@
 BUILD ?= build
 CONFIG ?= conf/example.toml
 JOBS ?= 2
+PREFIX ?= /usr/local
+DESTDIR ?=
 
-.PHONY: deps build run test clean
+.PHONY: deps build run test install clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -17,6 +19,11 @@ run: build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+# Binaries to $(PREFIX)/bin, the systemd unit to $(PREFIX)/lib/systemd/system, docs and the example to
+# $(PREFIX)/share/doc/vpced. DESTDIR stages the tree elsewhere (packaging): make install DESTDIR=/tmp/stage
+install: build
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD)

@@ -35,7 +35,8 @@ std::vector<std::string> section(ldns_pkt* pkt, ldns_pkt_section which) {
 }
 
 // Words for each object the name belongs to.
-std::vector<std::string> reasons_for(const zones::Model& m, const std::string& name, zones::Lookup result) {
+std::vector<std::string> reasons_for(const zones::Model& m, const std::string& name, zones::Lookup result,
+                                     const std::string& view_name, bool synthesized) {
   std::vector<std::string> why;
   for (const auto& e : m.endpoints) {
     const auto& svc = m.services.at(e.service);
@@ -76,10 +77,17 @@ std::vector<std::string> reasons_for(const zones::Model& m, const std::string& n
       const std::string apex = wildcard ? pdn->substr(2) : *pdn;
       const bool covered = name == *pdn || (wildcard && name.size() > apex.size() + 1 && name.ends_with("." + apex));
       if (covered) {
-        std::string state(zones::to_string(svc.dns_name_state));
-        why.push_back("private DNS name of service '" + svc.config->name + "' for " + who + " in " +
-                      m.config.vpcs.at(e.vpc).id + ": served only inside that VPC's view once verified (now " + state +
-                      ")");
+        const std::string& vpc = m.config.vpcs.at(e.vpc).id;
+        std::string line = "private DNS name " + *pdn + " of service '" + svc.config->name + "' for " + who + " in " + vpc;
+        if (!e.private_dns_live)
+          line += e.state != zones::EndpointState::Available
+                      ? ": not served, the endpoint is not available"
+                      : ": not served until the name is verified (now " + std::string(zones::to_string(svc.dns_name_state)) + ")";
+        else if (view_name != vpc)
+          line += ": served only in that VPC's view, not in view " + view_name;
+        else
+          line += std::string(": served in this view") + (wildcard && synthesized ? " (synthesized from the wildcard, RFC 4592)" : "");
+        why.push_back(line);
       }
     }
   }
@@ -127,25 +135,31 @@ json explain(const zones::Snapshot& snapshot, const std::string& name, const zon
 
   const std::string qname = lower(name);
   ldns_dname2canonical(dname);  // lowercase, as the responder looks names up
-  const uint32_t view = oc.view >= 0 ? static_cast<uint32_t>(oc.view) : zones::Snapshot::kPublicView;
+  const auto choice = snapshot.choose_view(from);
+  const uint32_t view = choice.view;
   auto lookup = snapshot.lookup(view, std::span(ldns_rdf_data(dname), ldns_rdf_size(dname)), qtype);
   json zone = nullptr;
   if (lookup.kind != zones::Lookup::Refused) {
-    std::string apex = snapshot.zones(view).at(lookup.zone).apex;
+    std::string apex = snapshot.zones(lookup.zone_view).at(lookup.zone).apex;
     zone = apex.substr(0, apex.size() - 1);
   }
   const std::string view_name = snapshot.view_name(view);
+  std::string view_reason =
+      choice.by == zones::ViewChoice::By::ClientPrefix
+          ? zones::to_string(from) + " is in " + zones::to_string(choice.prefix) + ", dns_clients of " + view_name
+          : zones::to_string(from) + " is in no VPC's dns_clients: the public view";
+  const bool forwarded = lookup.kind == zones::Lookup::Refused && snapshot.has_forwarders();
   json result = {{"name", name},
                  {"type", type},
                  {"from", zones::to_string(from)},
                  {"view", view_name},
-                 {"view_reason", zones::to_string(from) + " is in no VPC's dns_clients: the public view"},
+                 {"view_reason", view_reason},
                  {"zone", zone},
                  {"result", zones::to_string(lookup.kind)},
-                 {"rcode", rcode_text},
+                 {"rcode", forwarded ? std::string("(forwarded)") : rcode_text},
                  {"answer", section(resp, LDNS_SECTION_ANSWER)},
                  {"authority", section(resp, LDNS_SECTION_AUTHORITY)},
-                 {"reasons", reasons_for(snapshot.model(), qname, lookup.kind)}};
+                 {"reasons", reasons_for(snapshot.model(), qname, lookup.kind, view_name, lookup.wildcard)}};
   return result;
 }
 

@@ -222,7 +222,7 @@ int main(int argc, char** argv) {
              "See docs/vpcectl.8.md and docs/admin-api.md.");
 
   std::string admin_text = "127.0.0.1:8053";
-  app.add_option("--admin", admin_text, "Admin API address of vpced: IP:PORT or [IPv6]:PORT (env VPCED_ADMIN)")
+  app.add_option("--admin", admin_text, "Admin API address of vpced: IP:PORT or [IPv6]:PORT")
       ->envname("VPCED_ADMIN")
       ->capture_default_str();
 

@@ -118,13 +118,14 @@ int cmd_zone(const Args& a) {
   }
   uint32_t view = zones::Snapshot::kPublicView;
   if (a.view && *a.view != "public") {
-    bool known = false;
-    for (const auto& v : snap->model().config.vpcs) known |= v.id == *a.view;
-    if (!known) {
+    int32_t v = snap->view_index(*a.view);
+    if (v < 0) {
       std::cerr << "vpced: no VPC '" << *a.view << "' in " << a.config << "\n";
       return 1;
     }
-    // A VPC's view is the public zone plus its private zones (none are compiled yet).
+    // A VPC's view: its private zones (the public zone answers there too; print it without --view).
+    view = static_cast<uint32_t>(v);
+    if (snap->zones(view).empty()) std::cout << "; view " << *a.view << ": no private zones are live\n";
   }
   for (const auto& z : snap->zones(view)) std::cout << zones::to_master_file(z);
   return 0;

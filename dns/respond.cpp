@@ -21,15 +21,34 @@ size_t header_only(std::span<const uint8_t> query, uint8_t rcode, std::span<uint
   return kHeaderSize;
 }
 
-size_t write_opt(uint8_t* p, uint16_t extended_rcode, uint16_t client_flags) {
+size_t write_opt(uint8_t* p, uint16_t extended_rcode, uint16_t client_flags, const ClientSubnet* ecs = nullptr) {
   p[0] = 0;  // root owner
   write_u16(p + 1, kTypeOpt);
   write_u16(p + 3, kEdnsUdpSize);
   p[5] = static_cast<uint8_t>(extended_rcode >> 4);  // RFC 6891 §6.1.3: upper 8 bits of the 12-bit rcode
   p[6] = 0;                                         // version 0
   write_u16(p + 7, client_flags & kEdnsFlagDo);     // DO is echoed (RFC 3225 §3)
-  write_u16(p + 9, 0);
-  return kOptRrSize;
+  if (!ecs) {
+    write_u16(p + 9, 0);
+    return kOptRrSize;
+  }
+  // RFC 7871 §7.2.1: FAMILY, SOURCE PREFIX-LENGTH and ADDRESS as received, our SCOPE PREFIX-LENGTH.
+  const size_t option = 4 + ecs->address_length;
+  write_u16(p + 9, static_cast<uint16_t>(4 + option));
+  write_u16(p + 11, kEdnsOptionEcs);
+  write_u16(p + 13, static_cast<uint16_t>(option));
+  write_u16(p + 15, ecs->family);
+  p[17] = ecs->source_prefix;
+  p[18] = ecs->scope_prefix;
+  std::memcpy(p + 19, ecs->address, ecs->address_length);
+  return kOptRrSize + 4 + option;
+}
+
+zones::IpAddr ecs_address(const ClientSubnet& ecs) {
+  zones::IpAddr a;
+  a.v6 = ecs.family == 2;
+  std::copy(ecs.address, ecs.address + (a.v6 ? 16 : 4), a.bytes.begin());
+  return a;
 }
 
 }  // namespace
@@ -48,8 +67,38 @@ size_t respond(const zones::Snapshot& snapshot, std::span<const uint8_t> query, 
   }
 
   oc.qtype = q.qtype;
-  const uint32_t view = client.listener_view >= 0 ? static_cast<uint32_t>(client.listener_view)
-                                                  : snapshot.view_for_client(client.address);
+  // View: the listener's VPC, else the client's address — or, from a trusted source (a resolver in front of
+  // vpced), the EDNS Client Subnet address (RFC 7871).
+  ClientSubnet ecs;
+  bool with_ecs = false;
+  zones::ViewChoice choice;
+  if (client.listener_view >= 0) {
+    choice.view = static_cast<uint32_t>(client.listener_view);
+    choice.by = zones::ViewChoice::By::Listener;
+  } else {
+    const zones::IpAddr* chooser = &client.address;
+    zones::IpAddr subnet;
+    if (q.opt_rdlength > 0 && snapshot.trusts_ecs(client.address)) {
+      switch (find_client_subnet(query, q, ecs)) {
+        case EcsResult::Invalid: oc.rcode = kRcodeFormErr; return header_only(query, kRcodeFormErr, out);
+        case EcsResult::Ok:
+          with_ecs = true;
+          subnet = ecs_address(ecs);
+          chooser = &subnet;
+          break;
+        case EcsResult::Absent: break;
+      }
+    }
+    choice = snapshot.choose_view(*chooser);
+    if (with_ecs) {
+      // The answer holds for the matched dns_clients prefix; a public answer for addresses at the
+      // granularity of the longest configured prefix.
+      ecs.scope_prefix = choice.by == zones::ViewChoice::By::ClientPrefix ? choice.prefix.length
+                                                                          : snapshot.longest_client_prefix(ecs.family == 2);
+      oc.ecs_used = true;
+    }
+  }
+  const uint32_t view = choice.view;
   oc.view = static_cast<int32_t>(view);
   uint16_t rcode = kRcodeNoError;
   bool aa = false;
@@ -65,6 +114,10 @@ size_t respond(const zones::Snapshot& snapshot, std::span<const uint8_t> query, 
     auto r = snapshot.lookup(view, q.name(), q.qtype);
     oc.lookup = r.kind;
     if (r.kind == zones::Lookup::Refused) {
+      if (snapshot.has_forwarders()) {
+        oc.forward = true;
+        return 0;
+      }
       rcode = kRcodeRefused;
     } else {
       answer = r.answer;
@@ -82,7 +135,7 @@ size_t respond(const zones::Snapshot& snapshot, std::span<const uint8_t> query, 
   limit = std::min<size_t>(limit, 65535);
 
   const size_t question_len = q.question_end - kHeaderSize;
-  const size_t opt_len = q.edns ? kOptRrSize : 0;
+  const size_t opt_len = q.edns ? kOptRrSize + (with_ecs ? 8 + ecs.address_length : 0) : 0;
   std::string_view tail = answer ? snapshot.bytes(*answer) : std::string_view();
   bool tc = kHeaderSize + question_len + tail.size() + opt_len > limit;
   if (tc) {
@@ -105,7 +158,26 @@ size_t respond(const zones::Snapshot& snapshot, std::span<const uint8_t> query, 
   n += question_len;
   std::memcpy(p + n, tail.data(), tail.size());
   n += tail.size();
-  if (q.edns) n += write_opt(p + n, rcode, q.edns_flags);
+  if (q.edns) n += write_opt(p + n, rcode, q.edns_flags, with_ecs ? &ecs : nullptr);
+  return n;
+}
+
+size_t servfail(std::span<const uint8_t> query, std::span<uint8_t> out) {
+  Query q;
+  if (parse_query(query, q) != ParseResult::Ok) return header_only(query, kRcodeServFail, out);
+  const size_t question_len = q.question_end - kHeaderSize;
+  uint8_t* p = out.data();
+  p[0] = query[0];
+  p[1] = query[1];
+  p[2] = static_cast<uint8_t>(kFlagQr | (q.flags1 & kFlagRd));
+  p[3] = static_cast<uint8_t>((q.flags2 & kFlagCd) | kRcodeServFail);
+  write_u16(p + 4, 1);
+  write_u16(p + 6, 0);
+  write_u16(p + 8, 0);
+  write_u16(p + 10, q.edns ? 1 : 0);
+  std::memcpy(p + kHeaderSize, query.data() + kHeaderSize, question_len);
+  size_t n = kHeaderSize + question_len;
+  if (q.edns) n += write_opt(p + n, kRcodeServFail, q.edns_flags);
   return n;
 }
 

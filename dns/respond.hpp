@@ -26,11 +26,17 @@ struct Outcome {
   zones::Lookup lookup = zones::Lookup::Refused;
   bool truncated = false;
   bool dropped = false;
+  bool forward = false;  // no answer written: the name is outside every zone and forwarders exist
+  bool ecs_used = false; // EDNS Client Subnet from a trusted source picked the view
 };
 
-// Writes the response to `query` into `out` and returns its size; 0 means drop (send nothing).
+// Writes the response to `query` into `out` and returns its size; 0 means send nothing: either drop, or
+// (outcome->forward) hand the query to the forwarders.
 // `out` must hold at least 512 bytes. Never allocates; never throws.
 size_t respond(const zones::Snapshot& snapshot, std::span<const uint8_t> query, const Client& client,
                std::span<uint8_t> out, Outcome* outcome = nullptr);
+
+// A SERVFAIL answer to `query` (forwarding failed): header and question, OPT when the query had one.
+size_t servfail(std::span<const uint8_t> query, std::span<uint8_t> out);
 
 }  // namespace vpced::dns

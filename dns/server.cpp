@@ -210,6 +210,7 @@ struct DnsServer::Impl {
     udp::endpoint sender;
     Client client;
     client.transport = Transport::Udp;
+    const zones::Snapshot* listener_seen = nullptr;
     Outcome oc;
     for (;;) {
       boost::system::error_code ec;
@@ -218,6 +219,10 @@ struct DnsServer::Impl {
       if (ec) continue;  // ICMP errors surface here on Linux; keep serving
       client.address = from_asio(sender.address());
       const zones::Snapshot& snap = reader.current();
+      if (&snap != listener_seen) {  // a VPC's dns_listen address fixes the view (design §5)
+        client.listener_view = snap.view_for_listener(l->address);
+        listener_seen = &snap;
+      }
       size_t m = respond(snap, std::span(in.data(), n), client, out, &oc);
       if (m > 0) l->datagram.send_to(asio::buffer(out.data(), m), sender, 0, ec);
       account(w, snap, oc, Transport::Udp, client.address, std::span(in.data(), n));
@@ -243,6 +248,8 @@ struct DnsServer::Impl {
     auto peer = c->socket.remote_endpoint(ec);
     if (!ec) {
       Client client{from_asio(peer.address()), Transport::Tcp, -1};
+      auto local_ep = c->socket.local_endpoint(ec);
+      const zones::HostPort local{from_asio(local_ep.address()), local_ep.port()};
       const auto idle = std::chrono::milliseconds(options.tcp_idle_timeout_ms);
       c->timer.expires_after(idle);
       asio::co_spawn(w.ctx, tcp_watchdog(c), asio::detached);
@@ -257,6 +264,7 @@ struct DnsServer::Impl {
         co_await asio::async_read(c->socket, asio::buffer(in.data(), len), asio::redirect_error(use_awaitable, ec));
         if (ec) break;
         const zones::Snapshot& snap = reader.current();
+        client.listener_view = snap.view_for_listener(local);
         size_t m = respond(snap, std::span(in.data(), len), client, std::span(out.data() + 2, 65535), &oc);
         account(w, snap, oc, Transport::Tcp, client.address, std::span(in.data(), len));
         if (m == 0) break;  // a dropped query ends the connection (NSD)

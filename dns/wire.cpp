@@ -1,6 +1,8 @@
 // Query parsing: header, question, and a walk over the other sections to find the OPT RR.
 #include "dns/wire.hpp"
 
+#include <algorithm>
+
 namespace vpced::dns {
 
 std::string_view to_string(ParseResult r) {
@@ -88,6 +90,8 @@ ParseResult parse_query(std::span<const uint8_t> p, Query& q) {
       q.udp_size = read_u16(&p[pos + 2]);
       q.edns_version = p[pos + 5];
       q.edns_flags = read_u16(&p[pos + 6]);
+      q.opt_rdata = pos + 10;
+      q.opt_rdlength = rdlength;
     }
     pos += 10;
     if (pos + rdlength > p.size()) return ParseResult::FormErr;
@@ -95,6 +99,37 @@ ParseResult parse_query(std::span<const uint8_t> p, Query& q) {
   }
   if (pos != p.size()) return ParseResult::FormErr;  // trailing bytes (Knot's choice; see docs/dns.md)
   return ParseResult::Ok;
+}
+
+EcsResult find_client_subnet(std::span<const uint8_t> p, const Query& q, ClientSubnet& out) {
+  if (!q.edns) return EcsResult::Absent;
+  size_t pos = q.opt_rdata;
+  const size_t end = q.opt_rdata + q.opt_rdlength;
+  while (pos + 4 <= end) {
+    const uint16_t code = read_u16(&p[pos]), len = read_u16(&p[pos + 2]);
+    pos += 4;
+    if (pos + len > end) return EcsResult::Invalid;
+    if (code == kEdnsOptionEcs) {
+      if (len < 4) return EcsResult::Invalid;
+      out.family = read_u16(&p[pos]);
+      out.source_prefix = p[pos + 2];
+      out.scope_prefix = p[pos + 3];
+      out.address_length = len - 4;
+      const unsigned max_bits = out.family == 1 ? 32 : out.family == 2 ? 128 : 0;
+      // RFC 7871 §6: SCOPE must be 0 in queries; ADDRESS holds exactly ceil(SOURCE/8) octets.
+      if (max_bits == 0 || out.source_prefix > max_bits || out.scope_prefix != 0 ||
+          out.address_length != (out.source_prefix + 7u) / 8)
+        return EcsResult::Invalid;
+      std::fill(std::begin(out.address), std::end(out.address), 0);
+      std::copy(&p[pos + 4], &p[pos + 4] + out.address_length, out.address);
+      if (out.source_prefix % 8 && out.address_length > 0 &&
+          (out.address[out.address_length - 1] & (0xff >> (out.source_prefix % 8))) != 0)
+        return EcsResult::Invalid;  // bits beyond SOURCE PREFIX-LENGTH must be zero
+      return EcsResult::Ok;
+    }
+    pos += len;
+  }
+  return pos == end ? EcsResult::Absent : EcsResult::Invalid;
 }
 
 }  // namespace vpced::dns

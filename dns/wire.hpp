@@ -46,6 +46,7 @@ struct Query {
   uint16_t udp_size = 0;
   uint8_t edns_version = 0;
   uint16_t edns_flags = 0;
+  size_t opt_rdata = 0, opt_rdlength = 0;  // the OPT RR's options, as offsets into the packet
 
   std::span<const uint8_t> name() const { return {lower_name, name_length}; }
 };
@@ -53,6 +54,19 @@ struct Query {
 // Parses a query. FORMERR: QDCOUNT != 1, a bad or truncated question (compression pointers are not accepted
 // in a query's QNAME), truncated records, two OPT RRs or an OPT not at the root, bytes after the last record.
 ParseResult parse_query(std::span<const uint8_t> packet, Query& q);
+
+// EDNS Client Subnet (RFC 7871 §6).
+inline constexpr uint16_t kEdnsOptionEcs = 8;
+struct ClientSubnet {
+  uint16_t family = 0;  // 1 IPv4, 2 IPv6
+  uint8_t source_prefix = 0;
+  uint8_t scope_prefix = 0;
+  uint8_t address[16] = {};
+  size_t address_length = 0;  // octets present in the option
+};
+enum class EcsResult { Absent, Ok, Invalid };
+// Finds and validates the ECS option of a parsed query (RFC 7871 §7.1.1: a malformed one is FORMERR).
+EcsResult find_client_subnet(std::span<const uint8_t> packet, const Query& q, ClientSubnet& out);
 
 inline uint16_t read_u16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
 inline void write_u16(uint8_t* p, uint16_t v) {

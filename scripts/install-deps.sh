@@ -5,9 +5,10 @@ set -euo pipefail
 packages=(
   # build
   build-essential cmake pkg-config
-  libboost-dev libldns-dev libtomlplusplus-dev nlohmann-json3-dev libc-ares-dev catch2
+  libboost-dev libldns-dev libtomlplusplus-dev nlohmann-json3-dev libc-ares-dev catch2 libcli11-dev
   # test peers and checkers
   bind9-dnsutils bind9-utils knot-dnsutils knot-dnssecutils ldnsutils
+  python3-prometheus-client   # parses /metrics in the admin API tests
 )
 
 missing=()

@@ -17,7 +17,7 @@ std::vector<std::string> dns_entries(const Model& model, const EndpointModel& e)
   std::vector<std::string> out{e.regional_name};
   out.insert(out.end(), e.zonal_names.begin(), e.zonal_names.end());
   const auto& svc = *model.services.at(e.service).config;
-  if (e.private_dns_enabled && svc.private_dns_name) out.push_back(*svc.private_dns_name);
+  if (e.private_dns_live) out.push_back(*svc.private_dns_name);
   return out;
 }
 

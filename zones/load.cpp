@@ -4,6 +4,7 @@
 #include "zones/atomic_file.hpp"
 #include "zones/identity.hpp"
 #include "zones/records.hpp"
+#include "zones/verification_state.hpp"
 
 namespace vpced::zones {
 
@@ -20,11 +21,20 @@ std::shared_ptr<const Snapshot> finish(Config config, const LoadOptions& options
     for (const auto& d : e.diags.items()) diags.error(d.pos, d.message);
     return nullptr;
   }
+  VerificationState verification;
+  try {
+    verification = load_verification(state_dir);
+  } catch (LoadError& e) {
+    for (const auto& d : e.diags.items()) diags.error(d.pos, d.message);
+    return nullptr;
+  }
   const IdentityState before = state;
   assign_identity(config, state, diags);
   if (diags.has_errors()) return nullptr;
-  auto model = build_model(std::move(config), state, options.runtime);
-  update_serial(state, zone_digest(public_zone(*model, 0)), options.now_unix);
+  RuntimeInputs runtime = options.runtime;
+  for (const auto& [service, st] : effective_states(config, state, verification)) runtime.verification.emplace(service, st);
+  auto model = build_model(std::move(config), state, runtime);
+  update_serial(state, content_digest(*model), options.now_unix);
   if (options.persist && state != before) save_identity(state_dir, state);
   return compile_snapshot(std::move(model), state.serial);
 }

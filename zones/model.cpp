@@ -126,6 +126,8 @@ std::shared_ptr<const Model> build_model(Config config, const IdentityState& ide
       if (az_has_healthy_target(sc, eni.az.id, runtime)) em.regional_addresses.push_back(eni.address);
     if (em.regional_addresses.empty())  // fail open: no AZ reaches a healthy target, answer with every ENI
       for (const auto& eni : em.enis) em.regional_addresses.push_back(eni.address);
+    em.private_dns_live = em.state == EndpointState::Available && em.private_dns_enabled && sc.private_dns_name &&
+                          sm.dns_name_state == DnsNameState::Verified;
     model->endpoints.push_back(std::move(em));
   }
   return model;

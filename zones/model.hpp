@@ -62,6 +62,8 @@ struct EndpointModel {
   std::vector<std::string> zonal_names;  // parallel to enis
   // ENIs the regional name answers with: those whose AZ can reach a healthy target (design §5).
   std::vector<Ipv4> regional_addresses;
+  // The private DNS name is served in the VPC's view: available, private DNS enabled, name verified.
+  bool private_dns_live = false;
 };
 
 struct Model {

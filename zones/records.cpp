@@ -14,6 +14,10 @@ std::string absolute(std::string_view name) { return std::string(name) + "."; }
 
 }  // namespace
 
+namespace {
+std::string soa_rdata(const std::string& ns, const std::string& apex, uint32_t serial, uint32_t ttl);
+}  // namespace
+
 ZoneContent public_zone(const Model& model, uint32_t serial) {
   const uint32_t ttl = model.config.server.ttl;
   ZoneContent z;
@@ -39,12 +43,42 @@ ZoneContent public_zone(const Model& model, uint32_t serial) {
   }
   std::sort(rs.begin(), rs.end());
   rs.erase(std::unique(rs.begin(), rs.end()), rs.end());
-  char soa[512];
-  std::snprintf(soa, sizeof soa, "%s hostmaster.%s %u %u %u %u %u", ns.c_str(), z.apex.c_str(), serial, kSoaRefresh,
-                kSoaRetry, kSoaExpire, ttl);
-  z.records.push_back({z.apex, ttl, "SOA", soa});
+  z.records.push_back({z.apex, ttl, "SOA", soa_rdata(ns, z.apex, serial, ttl)});
   z.records.insert(z.records.end(), rs.begin(), rs.end());
   return z;
+}
+
+namespace {
+
+std::string soa_rdata(const std::string& ns, const std::string& apex, uint32_t serial, uint32_t ttl) {
+  char soa[600];
+  std::snprintf(soa, sizeof soa, "%s hostmaster.%s %u %u %u %u %u", ns.c_str(), apex.c_str(), serial, kSoaRefresh,
+                kSoaRetry, kSoaExpire, ttl);
+  return soa;
+}
+
+}  // namespace
+
+ZoneContent private_zone(const Model& model, const EndpointModel& e, uint32_t serial) {
+  const uint32_t ttl = model.config.server.ttl;
+  const std::string& name = *model.services.at(e.service).config->private_dns_name;
+  ZoneContent z;
+  z.apex = absolute(name.starts_with("*.") ? name.substr(2) : name);
+  const std::string ns = "ns1." + absolute(model.zone_apex);
+  z.records.push_back({z.apex, ttl, "SOA", soa_rdata(ns, z.apex, serial, ttl)});
+  std::vector<Record> rs;
+  rs.push_back({z.apex, ttl, "NS", ns});
+  for (const auto& a : e.regional_addresses) rs.push_back({absolute(name), ttl, "A", to_string(a)});
+  std::sort(rs.begin(), rs.end());
+  z.records.insert(z.records.end(), rs.begin(), rs.end());
+  return z;
+}
+
+std::vector<ZoneContent> private_zones(const Model& model, size_t vpc, uint32_t serial) {
+  std::vector<ZoneContent> out;
+  for (const auto& e : model.endpoints)
+    if (e.vpc == vpc && e.private_dns_live) out.push_back(private_zone(model, e, serial));
+  return out;
 }
 
 std::string zone_digest(const ZoneContent& zone) {
@@ -74,6 +108,17 @@ std::string zone_digest(const ZoneContent& zone) {
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
   return buf;
+}
+
+std::string content_digest(const Model& model) {
+  ZoneContent all;
+  all.records = public_zone(model, 0).records;
+  for (size_t v = 0; v < model.config.vpcs.size(); ++v)
+    for (auto& z : private_zones(model, v, 0)) {
+      all.records.push_back({"view " + model.config.vpcs[v].id, 0, "-", ""});
+      all.records.insert(all.records.end(), z.records.begin(), z.records.end());
+    }
+  return zone_digest(all);
 }
 
 std::string to_master_file(const ZoneContent& zone) {

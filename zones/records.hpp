@@ -30,8 +30,19 @@ inline constexpr uint32_t kSoaRefresh = 3600, kSoaRetry = 600, kSoaExpire = 1209
 // regional and zonal A records of every available endpoint (design §5).
 ZoneContent public_zone(const Model& model, uint32_t serial);
 
+// The private zone of an endpoint whose private DNS name is live (design §5): apex = the name, or `d` for
+// `*.d`; SOA, NS ns1.<public apex>, and A records of the endpoint's regional addresses at the name (at
+// `*.d` for a wildcard, RFC 4592).
+ZoneContent private_zone(const Model& model, const EndpointModel& endpoint, uint32_t serial);
+
+// The private zones of one VPC's view, in endpoint order.
+std::vector<ZoneContent> private_zones(const Model& model, size_t vpc, uint32_t serial);
+
 // A digest of everything but the SOA serial: the serial moves exactly when this changes.
 std::string zone_digest(const ZoneContent& zone);
+
+// The digest of every zone of every view: the serial is shared, so it moves when any of them changes.
+std::string content_digest(const Model& model);
 
 // RFC 1035 master file text.
 std::string to_master_file(const ZoneContent& zone);

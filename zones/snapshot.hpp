@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -31,7 +32,16 @@ struct CompiledAnswer {
 struct LookupResult {
   Lookup kind = Lookup::Refused;
   const CompiledAnswer* answer = nullptr;  // null for Refused
-  uint32_t zone = 0;
+  uint32_t zone_view = 0;                  // the view whose zone answered (a VPC's, or the public view)
+  uint32_t zone = 0;                       // index into zones(zone_view)
+  bool wildcard = false;                   // synthesized from a wildcard (RFC 4592)
+};
+
+// How a view was chosen, for `explain`.
+struct ViewChoice {
+  uint32_t view = 0;
+  enum class By { Listener, ClientPrefix, Public } by = By::Public;
+  Cidr prefix;  // the matching dns_clients prefix (By::ClientPrefix)
 };
 
 struct StringHash {
@@ -45,21 +55,39 @@ class Snapshot {
  public:
   static constexpr uint32_t kPublicView = 0;
 
-  // Looks up a lowercase, uncompressed wire-format name. Never allocates.
+  // Looks up a lowercase, uncompressed wire-format name in a view: the view's private zones first (the most
+  // specific zone wins, as in Route 53), then the public zone. Never allocates.
   LookupResult lookup(uint32_t view, std::span<const uint8_t> lower_name, uint16_t qtype) const;
   std::string_view bytes(const CompiledAnswer& a) const { return std::string_view(arena_).substr(a.offset, a.length); }
 
-  uint32_t view_for_client(const IpAddr& client) const;
+  // View by the client's address: the longest dns_clients prefix containing it, else the public view. Costs
+  // one hash lookup per distinct prefix length in the config, whatever the number of VPCs.
+  ViewChoice choose_view(const IpAddr& client) const;
+  uint32_t view_for_client(const IpAddr& client) const { return choose_view(client).view; }
+  // The view fixed by a VPC's dns_listen address, or -1.
+  int32_t view_for_listener(const HostPort& local) const;
+  // Whether EDNS Client Subnet from this source may pick the view (server.trust_ecs_from).
+  bool trusts_ecs(const IpAddr& source) const;
+  // The longest dns_clients prefix length of a family (0 when none): the ECS scope of a public answer.
+  uint8_t longest_client_prefix(bool v6) const {
+    const auto& l = v6 ? client_prefix_lengths_v6_ : client_prefix_lengths_;
+    return l.empty() ? 0 : l.front();
+  }
+  bool has_forwarders() const { return !model_->config.server.forwarders.empty(); }
   size_t view_count() const { return views_.size(); }
   const std::string& view_name(uint32_t view) const { return views_.at(view).name; }
+  // "public" or a VPC id → view index, or -1.
+  int32_t view_index(std::string_view name) const;
 
   const Model& model() const { return *model_; }
   const std::shared_ptr<const Model>& model_ptr() const { return model_; }
   uint32_t serial() const { return serial_; }
+  // The zones a view holds itself (for a VPC: its private zones; the public zone is view 0's).
   const std::vector<ZoneContent>& zones(uint32_t view) const { return views_.at(view).contents; }
 
  private:
   friend std::shared_ptr<const Snapshot> compile_snapshot(std::shared_ptr<const Model>, uint32_t);
+  friend struct SnapshotBuilder;
 
   struct Node {
     uint32_t zone = 0;
@@ -71,23 +99,34 @@ class Snapshot {
     uint16_t qtype;
     uint32_t answer;
   };
+  struct Zone {
+    uint32_t nxdomain = 0;            // into answers_: NXDOMAIN with this zone's SOA
+    bool wildcard = false;            // `*.<apex>` exists
+    uint32_t wildcard_a = 0;          // its A answer, owner compressed to the QNAME
+    uint32_t wildcard_nodata = 0;     // NODATA with an uncompressed SOA: valid after any QNAME
+  };
   struct View {
     std::string name;
     NameMap<Node> names;
-    NameMap<uint32_t> apexes;        // apex wire name → zone
-    std::vector<uint32_t> nxdomain;  // per zone, into answers_
+    NameMap<uint32_t> apexes;         // apex wire name → zone
+    std::vector<Zone> zones;
     std::vector<ZoneContent> contents;
   };
+  LookupResult lookup_in(uint32_t view, std::string_view name, uint16_t qtype, bool& covered) const;
 
   std::shared_ptr<const Model> model_;
   uint32_t serial_ = 0;
   std::vector<View> views_;
+  std::vector<uint8_t> client_prefix_lengths_;  // distinct dns_clients lengths, longest first (v4 and v6 apart)
+  std::vector<uint8_t> client_prefix_lengths_v6_;
+  NameMap<uint32_t> clients_;                   // prefix key → view
+  std::map<HostPort, uint32_t> listeners_;      // VPC dns_listen address → view
   std::vector<TypeAnswer> types_;
   std::vector<CompiledAnswer> answers_;
   std::string arena_;
 };
 
-// Compiles the public view of `model` with the given SOA serial. Throws std::runtime_error if ldns rejects a
+// Compiles the public view and one view per VPC of `model` with the given SOA serial. Throws std::runtime_error if ldns rejects a
 // generated record (a bug, never user input: the config was validated).
 std::shared_ptr<const Snapshot> compile_snapshot(std::shared_ptr<const Model> model, uint32_t serial);
 

@@ -111,12 +111,21 @@ TEST_CASE("describe JSON carries AWS's field names and DnsEntries order", "[mode
   const auto& e = j["VpcEndpoints"][0];
   CHECK(e["VpcEndpointId"] == "vpce-0123456789abcdef0");
   CHECK(e["State"] == "available");
-  REQUIRE(e["DnsEntries"].size() == 4);  // regional, two zonal, private
+  REQUIRE(e["DnsEntries"].size() == 3);  // regional, two zonal; the private name is not verified yet
   const auto& app = endpoint(*m, "app");
   CHECK(e["DnsEntries"][0]["DnsName"] == app.regional_name);
   CHECK(e["DnsEntries"][1]["DnsName"] == app.zonal_names[0]);
   CHECK(e["DnsEntries"][2]["DnsName"] == app.zonal_names[1]);
-  CHECK(e["DnsEntries"][3]["DnsName"] == "api.example.com");
+  // Once verified, the private name follows the zonal ones (AWS order).
+  RuntimeInputs verified;
+  verified.verification["orders"] = DnsNameState::Verified;
+  IdentityState s2;
+  auto mv = model_of(kSmallConfig, s2, verified);
+  auto jv = describe_json(*mv);
+  REQUIRE(jv["VpcEndpoints"][0]["DnsEntries"].size() == 4);
+  CHECK(jv["VpcEndpoints"][0]["DnsEntries"][3]["DnsName"] == "api.example.com");
+  CHECK(jv["ServiceConfigurations"][0]["PrivateDnsNameConfiguration"]["State"] == "verified");
+  CHECK(jv["VpcEndpoints"][1]["DnsEntries"].size() == 2);  // pending: no private entry
   CHECK(e["NetworkInterfaces"][0]["PrivateIpAddress"] == "127.16.1.10");
   CHECK(e["NetworkInterfaces"][0]["AvailabilityZoneId"] == "use1-az2");
   CHECK(j["VpcEndpoints"][1]["State"] == "pendingAcceptance");
