@@ -235,6 +235,25 @@ stop_vpced() {
   fi
 }
 
+# Marks the private DNS names of the given services (config names) verified, as the verifier would: writes
+# state/verification.json from the tokens in state/identity.json (run `describe_to` first to create them).
+seed_verified() {
+  "$PY" - "$DIR/state" "$@" <<'EOF' || die "cannot seed $DIR/state/verification.json"
+import json, os, sys
+state_dir, services = sys.argv[1], sys.argv[2:]
+ident = json.load(open(os.path.join(state_dir, "identity.json")))
+out = {"format": 1, "services": {}}
+for name in services:
+    tok = ident["services"][name]["verification"]
+    out["services"][name] = {"name": tok["domain_name"], "token_name": tok["name"], "token_value": tok["value"],
+                             "state": "verified", "last_check": "2026-01-01T00:00:00Z",
+                             "since": "2026-01-01T00:00:00Z", "reasons": []}
+tmp = os.path.join(state_dir, "verification.json.tmp")
+json.dump(out, open(tmp, "w"), indent=2)
+os.replace(tmp, os.path.join(state_dir, "verification.json"))
+EOF
+}
+
 # Writes `vpced describe --json` for $CONF to the given file; dies if it fails.
 describe_to() {
   "$VPCED" describe -c "$CONF" --json >"$1" 2>"$DIR/describe.err" ||

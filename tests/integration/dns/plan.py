@@ -19,6 +19,8 @@ def main():
     describe = json.load(open(sys.argv[1]))
     apex = sys.argv[2].lower().rstrip(".")
     endpoints = describe.get("VpcEndpoints", [])
+    verified = {s["ServiceId"]: s.get("PrivateDnsNameConfiguration", {}).get("State")
+                for s in describe.get("ServiceConfigurations", [])}
     for e in endpoints:
         eid = e.get("VpcEndpointId", "?")
         state = e.get("State", "?")
@@ -35,10 +37,13 @@ def main():
             print(f"FAIL: {eid}: DnsEntries: expected at least {generated} (regional + one zonal per ENI), got {entries}")
             continue
         private = entries[generated:]
-        if e.get("PrivateDnsEnabled") and len(private) != 1:
-            print(f"FAIL: {eid}: PrivateDnsEnabled but DnsEntries has {len(private)} names after the zonal ones")
-        if not e.get("PrivateDnsEnabled") and private:
-            print(f"FAIL: {eid}: PrivateDnsEnabled is false but DnsEntries has extra names {private}")
+        # The private name is listed while it is live: enabled, endpoint available, service name verified.
+        live = (e.get("PrivateDnsEnabled") and state == "available"
+                and verified.get(e.get("ServiceId")) == "verified")
+        if live and len(private) != 1:
+            print(f"FAIL: {eid}: private DNS is live but DnsEntries has {len(private)} names after the zonal ones")
+        if not live and private:
+            print(f"FAIL: {eid}: private DNS is not live but DnsEntries has extra names {private}")
 
         regional = entries[0]
         m = re.fullmatch(r"(vpce-[0-9a-f]{17})-([a-z0-9]{8})\.(vpce-svc-[0-9a-f]{17})\.(.+)", regional)

@@ -9,6 +9,10 @@ addr_set() { tr ', ' '\n\n' | sed '/^$/d' | sort -t. -k1,1n -k2,2n -k3,3n -k4,4n
 
 setup_config
 describe_to "$DIR/describe.json"
+# With the orders name verified its private name is live (listed in DnsEntries) — and still refused in the
+# public view, which is what this test queries from.
+seed_verified orders
+describe_to "$DIR/describe.json"
 "$VPCED" zone -c "$CONF" >"$DIR/zone.txt" 2>"$DIR/zone.err" || die "vpced zone failed: $(cat "$DIR/zone.err")"
 start_vpced
 
