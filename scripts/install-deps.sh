@@ -9,6 +9,7 @@ packages=(
   # test peers and checkers
   bind9-dnsutils bind9-utils knot-dnsutils knot-dnssecutils ldnsutils
   python3-prometheus-client   # parses /metrics in the admin API tests
+  curl                        # the README tour
 )
 
 missing=()
