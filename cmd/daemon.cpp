@@ -127,6 +127,7 @@ int Daemon::run() {
     d.admin->listen(server_cfg.admin_listen);
     d.server->start();
     d.server->set_listeners(server_cfg.dns_listen);
+    d.server->set_forwarders(server_cfg.forwarders);
   } catch (const std::exception& e) {
     log(Level::Error, e.what());
     return 1;
@@ -197,6 +198,7 @@ ReloadResult Daemon::reload(std::string_view trigger) {
   r.changed = next->serial() != old->serial() ||
               zones::describe_json(next->model()) != zones::describe_json(old->model()) ||
               next->model().config.server.dns_listen != old->model().config.server.dns_listen;
+  d.server->set_forwarders(next->model().config.server.forwarders);
   d.holder.publish(next);
   ++d.reloads_ok;
   d.last_build_seconds = seconds;

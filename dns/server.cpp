@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "dns/asio.hpp"
+#include "dns/forwarder.hpp"
 #include "dns/respond.hpp"
 #include "dns/wire.hpp"
 
@@ -134,6 +135,31 @@ std::string name_to_text(std::span<const uint8_t> wire) {
   return out.empty() ? "." : out;
 }
 
+// The UDP size limit a query allows (RFC 6891 §6.2.5; 512 without EDNS).
+size_t udp_limit(std::span<const uint8_t> query) {
+  Query q;
+  if (parse_query(query, q) != ParseResult::Ok || !q.edns) return kClassicUdpSize;
+  return std::clamp<size_t>(q.udp_size, kClassicUdpSize, kEdnsUdpSize);
+}
+
+// A forwarded answer for the client: as received when it fits, else header + question with TC=1, so the
+// client retries over TCP. An empty upstream answer (timeout, failure) becomes SERVFAIL.
+size_t fit_forwarded(std::span<const uint8_t> query, std::span<const uint8_t> answer, size_t limit,
+                     std::span<uint8_t> out) {
+  if (answer.empty()) return servfail(query, out);
+  if (answer.size() <= limit && answer.size() <= out.size()) {
+    std::copy(answer.begin(), answer.end(), out.begin());
+    return answer.size();
+  }
+  Query q;
+  if (parse_query(query, q) != ParseResult::Ok || q.question_end > out.size()) return servfail(query, out);
+  std::copy(query.begin(), query.begin() + static_cast<long>(q.question_end), out.begin());
+  out[2] = static_cast<uint8_t>(answer[2] | kFlagTc);
+  out[3] = answer[3];
+  for (size_t i = 6; i < 12; ++i) out[i] = 0;
+  return q.question_end;
+}
+
 }  // namespace
 
 struct TcpConn {
@@ -156,6 +182,7 @@ struct Worker {
   unsigned open_tcp = 0;
   bool stopping = false;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
+  std::unique_ptr<Forwarder> forwarder;  // declared after ctx: destroyed first, its pending callbacks discarded
   // View index of the current snapshot → counter slot; rebuilt when a new snapshot shows up.
   const zones::Snapshot* seen = nullptr;
   std::vector<uint16_t> view_slots;
@@ -187,9 +214,20 @@ struct DnsServer::Impl {
     const uint16_t slot = oc.view >= 0 ? w.view_slots[static_cast<size_t>(oc.view)] : 0;
     ViewCounters& vc = w.counters->views[slot];
     zones::bump(vc.queries[ti][qtype_bucket(oc.qtype)]);
+    if (oc.forward) {
+      zones::bump(vc.forwarded);
+      return;  // the response is counted when the upstream answers (count_forwarded)
+    }
     zones::bump(vc.responses[ti][rcode_bucket(oc.rcode)]);
     if (oc.truncated) zones::bump(vc.truncated[ti]);
     if (options.query_log) log_query(snap, oc, t, from, query);
+  }
+
+  void count_forwarded(Worker& w, int32_t view, Transport t, std::span<const uint8_t> response) {
+    const size_t ti = t == Transport::Udp ? 0 : 1;
+    const uint16_t slot = view >= 0 && static_cast<size_t>(view) < w.view_slots.size() ? w.view_slots[view] : 0;
+    const uint16_t rcode = response.size() >= kHeaderSize ? (response[3] & 0x0F) : kRcodeServFail;
+    zones::bump(w.counters->views[slot].responses[ti][rcode_bucket(rcode)]);
   }
 
   void log_query(const zones::Snapshot& snap, const Outcome& oc, Transport t, const zones::IpAddr& from,
@@ -226,7 +264,50 @@ struct DnsServer::Impl {
       size_t m = respond(snap, std::span(in.data(), n), client, out, &oc);
       if (m > 0) l->datagram.send_to(asio::buffer(out.data(), m), sender, 0, ec);
       account(w, snap, oc, Transport::Udp, client.address, std::span(in.data(), n));
+      if (oc.forward) forward_udp(w, l, sender, std::span(in.data(), n), oc.view);
     }
+  }
+
+  // Hands a query to this worker's forwarders; the answer goes back from the listener's socket.
+  void forward_udp(Worker& w, const std::shared_ptr<Listener>& l, const udp::endpoint& to,
+                   std::span<const uint8_t> query, int32_t view) {
+    std::vector<uint8_t> q(query.begin(), query.end());
+    auto reply = [this, &w, l, to, q = std::move(q), view](std::span<const uint8_t> answer) {
+      std::array<uint8_t, 4096> out;
+      size_t m = fit_forwarded(q, answer, udp_limit(q), out);
+      count_forwarded(w, view, Transport::Udp, std::span(out.data(), m));
+      boost::system::error_code ec;
+      if (l->datagram.is_open()) l->datagram.send_to(asio::buffer(out.data(), m), to, 0, ec);
+    };
+    if (!w.forwarder) {
+      reply({});
+      return;
+    }
+    w.forwarder->forward(query, std::move(reply));
+  }
+
+  // Waits for the forwarders' answer to a TCP query; writes the framed answer into `out`, returns its size.
+  awaitable<size_t> forward_tcp(Worker& w, std::span<const uint8_t> query, std::span<uint8_t> out, int32_t view) {
+    struct Wait {
+      explicit Wait(asio::io_context& ctx) : timer(ctx) {}
+      asio::steady_timer timer;
+      std::vector<uint8_t> answer;
+      bool done = false;
+    };
+    auto st = std::make_shared<Wait>(w.ctx);
+    st->timer.expires_at(asio::steady_timer::time_point::max());
+    if (w.forwarder) {
+      w.forwarder->forward(query, [st](std::span<const uint8_t> a) {
+        st->answer.assign(a.begin(), a.end());
+        st->done = true;
+        st->timer.cancel();
+      });
+      boost::system::error_code ec;
+      while (!st->done) co_await st->timer.async_wait(asio::redirect_error(use_awaitable, ec));
+    }
+    size_t m = fit_forwarded(query, st->answer, 65535, out);
+    count_forwarded(w, view, Transport::Tcp, out.subspan(0, m));
+    co_return m;
   }
 
   static awaitable<void> tcp_watchdog(std::shared_ptr<TcpConn> c) {
@@ -267,6 +348,8 @@ struct DnsServer::Impl {
         client.listener_view = snap.view_for_listener(local);
         size_t m = respond(snap, std::span(in.data(), len), client, std::span(out.data() + 2, 65535), &oc);
         account(w, snap, oc, Transport::Tcp, client.address, std::span(in.data(), len));
+        if (oc.forward)
+          m = co_await forward_tcp(w, std::span(in.data(), len), std::span(out.data() + 2, 65535), oc.view);
         if (m == 0) break;  // a dropped query ends the connection (NSD)
         out[0] = static_cast<uint8_t>(m >> 8);
         out[1] = static_cast<uint8_t>(m);
@@ -404,6 +487,24 @@ void DnsServer::set_listeners(const std::vector<zones::HostPort>& listen) {
 
 const std::vector<zones::HostPort>& DnsServer::listeners() const { return impl_->listen; }
 
+void DnsServer::set_forwarders(const std::vector<zones::HostPort>& servers) {
+  for (auto& wp : impl_->workers) {
+    Worker& w = *wp;
+    asio::post(w.ctx, [&w, servers, timeout = impl_->options.forward_timeout_ms] {
+      if (servers.empty()) {
+        w.forwarder.reset();
+      } else if (w.forwarder) {
+        w.forwarder->set_servers(servers);
+      } else {
+        ForwarderOptions fo;
+        fo.servers = servers;
+        fo.timeout_ms = timeout;
+        w.forwarder = std::make_unique<Forwarder>(w.ctx, fo);
+      }
+    });
+  }
+}
+
 void DnsServer::stop() {
   if (!impl_ || impl_->threads.empty()) return;
   for (auto& wp : impl_->workers) {
@@ -415,6 +516,7 @@ void DnsServer::stop() {
       // Idle connections end now; one with a query in hand answers it first, then sees EOF.
       boost::system::error_code ec;
       for (auto& c : w.connections) c->socket.shutdown(tcp::socket::shutdown_receive, ec);
+      w.forwarder.reset();  // pending forwarded queries get their SERVFAIL now
       w.guard.reset();
     });
   }

@@ -18,6 +18,7 @@ struct ServerOptions {
   unsigned tcp_idle_timeout_ms = 10000;   // RFC 7766 §6.2.3; Knot's default
   unsigned tcp_max_connections_per_thread = 512;
   unsigned drain_timeout_ms = 2000;       // graceful stop: how long in-flight TCP work may take
+  unsigned forward_timeout_ms = 1000;     // first try per forwarder; c-ares doubles it on the second round
   // When set, every answered query is described to it in one line (the query log; off by default).
   std::function<void(std::string_view)> query_log;
 };
@@ -36,6 +37,8 @@ class DnsServer {
   // changes. Call from one control thread.
   void set_listeners(const std::vector<zones::HostPort>& listen);
   const std::vector<zones::HostPort>& listeners() const;
+  // The upstreams for names outside every zone (server.forwarders); empty: such names are REFUSED.
+  void set_forwarders(const std::vector<zones::HostPort>& servers);
   // Graceful stop: closes the listeners, lets open TCP connections finish the query in hand (up to
   // drain_timeout_ms), then joins the threads.
   void stop();
