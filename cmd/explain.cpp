@@ -19,21 +19,6 @@ std::string lower(std::string s) {
   return s;
 }
 
-std::vector<std::string> section(ldns_pkt* pkt, ldns_pkt_section which) {
-  std::vector<std::string> out;
-  ldns_rr_list* list = ldns_pkt_get_section_clone(pkt, which);
-  for (size_t i = 0; i < ldns_rr_list_rr_count(list); ++i) {
-    char* s = ldns_rr2str(ldns_rr_list_rr(list, i));
-    std::string line(s);
-    free(s);
-    while (!line.empty() && line.back() == '\n') line.pop_back();
-    std::replace(line.begin(), line.end(), '\t', ' ');
-    out.push_back(line);
-  }
-  ldns_rr_list_deep_free(list);
-  return out;
-}
-
 // Words for each object the name belongs to.
 std::vector<std::string> reasons_for(const zones::Model& m, const std::string& name, zones::Lookup result,
                                      const std::string& view_name, bool synthesized) {
@@ -157,8 +142,8 @@ json explain(const zones::Snapshot& snapshot, const std::string& name, const zon
                  {"zone", zone},
                  {"result", zones::to_string(lookup.kind)},
                  {"rcode", forwarded ? std::string("(forwarded)") : rcode_text},
-                 {"answer", section(resp, LDNS_SECTION_ANSWER)},
-                 {"authority", section(resp, LDNS_SECTION_AUTHORITY)},
+                 {"answer", ldns::section_lines(resp, LDNS_SECTION_ANSWER)},
+                 {"authority", ldns::section_lines(resp, LDNS_SECTION_AUTHORITY)},
                  {"reasons", reasons_for(snapshot.model(), qname, lookup.kind, view_name, lookup.wildcard)}};
   return result;
 }

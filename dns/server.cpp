@@ -44,6 +44,21 @@ zones::IpAddr from_asio(const asio::ip::address& a) {
   return zones::IpAddr::from_v4({a.to_v4().to_uint()});
 }
 
+socklen_t to_sockaddr(const zones::HostPort& hp, sockaddr_storage& ss) {
+  if (hp.addr.v6) {
+    auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
+    sa->sin6_family = AF_INET6;
+    sa->sin6_port = htons(hp.port);
+    std::copy(hp.addr.bytes.begin(), hp.addr.bytes.end(), sa->sin6_addr.s6_addr);
+    return sizeof *sa;
+  }
+  auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
+  sa->sin_family = AF_INET;
+  sa->sin_port = htons(hp.port);
+  sa->sin_addr.s_addr = htonl(hp.addr.v4()->value);
+  return sizeof *sa;
+}
+
 // Fails (std::system_error) when another process already serves `hp`. The workers' sockets share the address
 // through SO_REUSEPORT, which would otherwise let a second daemon bind it silently and split the traffic.
 void probe_unused(const zones::HostPort& hp) {
@@ -55,21 +70,7 @@ void probe_unused(const zones::HostPort& hp) {
     if (type == SOCK_STREAM) ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // TIME_WAIT is no owner
     if (family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     sockaddr_storage ss{};
-    socklen_t len = 0;
-    if (family == AF_INET6) {
-      auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
-      sa->sin6_family = AF_INET6;
-      sa->sin6_port = htons(hp.port);
-      std::copy(hp.addr.bytes.begin(), hp.addr.bytes.end(), sa->sin6_addr.s6_addr);
-      len = sizeof *sa;
-    } else {
-      auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
-      sa->sin_family = AF_INET;
-      sa->sin_port = htons(hp.port);
-      sa->sin_addr.s_addr = htonl(hp.addr.v4()->value);
-      len = sizeof *sa;
-    }
-    int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len);
+    int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&ss), to_sockaddr(hp, ss));
     int e = errno;
     ::close(fd);
     if (rc != 0 && e == EADDRINUSE)
@@ -96,21 +97,7 @@ int open_bound(const zones::HostPort& hp, int type) {
   if (type == SOCK_STREAM && ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) fail("SO_REUSEADDR");
   if (family == AF_INET6 && ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) fail("IPV6_V6ONLY");
   sockaddr_storage ss{};
-  socklen_t len = 0;
-  if (family == AF_INET6) {
-    auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
-    sa->sin6_family = AF_INET6;
-    sa->sin6_port = htons(hp.port);
-    std::copy(hp.addr.bytes.begin(), hp.addr.bytes.end(), sa->sin6_addr.s6_addr);
-    len = sizeof *sa;
-  } else {
-    auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons(hp.port);
-    sa->sin_addr.s_addr = htonl(hp.addr.v4()->value);
-    len = sizeof *sa;
-  }
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) fail("bind");
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), to_sockaddr(hp, ss)) != 0) fail("bind");
   if (type == SOCK_STREAM && ::listen(fd, SOMAXCONN) != 0) fail("listen");
   return fd;
 }

@@ -223,22 +223,6 @@ bool dns_names_overlap(std::string_view a, std::string_view b) {
   return false;
 }
 
-// The CIDR with its host bits cleared, for the "did you mean" hint of parse_cidr's rejections.
-std::optional<Cidr> cidr_clearing_host_bits(std::string_view s) {
-  auto slash = s.find('/');
-  if (slash == std::string_view::npos) return std::nullopt;
-  auto ip = parse_ip(s.substr(0, slash));
-  if (!ip) return std::nullopt;
-  auto len_s = s.substr(slash + 1);
-  unsigned len = 0;
-  auto [end, ec] = std::from_chars(len_s.data(), len_s.data() + len_s.size(), len);
-  if (len_s.empty() || ec != std::errc() || end != len_s.data() + len_s.size()) return std::nullopt;
-  if (len > (ip->v6 ? 128u : 32u)) return std::nullopt;
-  Cidr c{*ip, static_cast<uint8_t>(len)};
-  for (unsigned bit = len; bit < (ip->v6 ? 128u : 32u); ++bit)
-    c.addr.bytes[bit / 8] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
-  return c;
-}
 
 // Source positions of the values the cross-reference checks point at, parallel to the config's vectors.
 struct AccountSrc {
@@ -468,7 +452,7 @@ class Loader {
     auto s = str(n, path);
     if (!s) return std::nullopt;
     if (auto c = parse_cidr(s->value)) return At<Cidr>{*c, s->pos};
-    if (auto fixed = cidr_clearing_host_bits(s->value))
+    if (auto fixed = parse_prefix_clearing_host_bits(s->value))
       error(s->pos, std::string(path) + ": " + quote(s->value) + " has host bits set (did you mean " +
                         quote(to_string(*fixed)) + "?)");
     else

@@ -15,14 +15,9 @@ std::shared_ptr<const Snapshot> finish(Config config, const LoadOptions& options
   std::optional<DirLock> lock;
   if (options.persist) lock.emplace(state_dir);
   IdentityState state;
-  try {
-    state = load_identity(state_dir);
-  } catch (LoadError& e) {
-    for (const auto& d : e.diags.items()) diags.error(d.pos, d.message);
-    return nullptr;
-  }
   VerificationState verification;
   try {
+    state = load_identity(state_dir);
     verification = load_verification(state_dir);
   } catch (LoadError& e) {
     for (const auto& d : e.diags.items()) diags.error(d.pos, d.message);

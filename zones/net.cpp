@@ -105,7 +105,7 @@ std::optional<HostPort> parse_host_port(std::string_view s, uint16_t default_por
   return hp;
 }
 
-std::optional<Cidr> parse_cidr(std::string_view s) {
+std::optional<Cidr> parse_prefix_clearing_host_bits(std::string_view s) {
   auto slash = s.find('/');
   if (slash == std::string_view::npos) return std::nullopt;
   auto ip = parse_ip(s.substr(0, slash));
@@ -114,14 +114,16 @@ std::optional<Cidr> parse_cidr(std::string_view s) {
   unsigned len = 0;
   auto [p, ec] = std::from_chars(len_s.data(), len_s.data() + len_s.size(), len);
   if (ec != std::errc() || p != len_s.data() + len_s.size() || len_s.empty()) return std::nullopt;
-  if (len > (ip->v6 ? 128u : 32u)) return std::nullopt;
+  const unsigned bits = ip->v6 ? 128u : 32u;
+  if (len > bits) return std::nullopt;
   Cidr c{*ip, static_cast<uint8_t>(len)};
-  // Host bits must be zero.
-  IpAddr masked{};
-  masked.v6 = ip->v6;
-  for (unsigned i = 0; i < len / 8; ++i) masked.bytes[i] = ip->bytes[i];
-  if (len % 8) masked.bytes[len / 8] = ip->bytes[len / 8] & static_cast<uint8_t>(0xff << (8 - len % 8));
-  if (masked != *ip) return std::nullopt;
+  for (unsigned bit = len; bit < bits; ++bit) c.addr.bytes[bit / 8] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
+  return c;
+}
+
+std::optional<Cidr> parse_cidr(std::string_view s) {
+  auto c = parse_prefix_clearing_host_bits(s);
+  if (!c || c->addr != parse_ip(s.substr(0, s.find('/')))) return std::nullopt;  // host bits were set
   return c;
 }
 

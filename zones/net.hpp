@@ -47,6 +47,8 @@ std::optional<IpAddr> parse_ip(std::string_view s);
 std::optional<HostPort> parse_host_port(std::string_view s, uint16_t default_port = 0);
 // "10.0.0.0/8"; host bits set are rejected (an operator typo, as in NSD's ACLs).
 std::optional<Cidr> parse_cidr(std::string_view s);
+// The same, but host bits are cleared instead of rejected ("10.0.0.1/8" → 10.0.0.0/8): for "did you mean".
+std::optional<Cidr> parse_prefix_clearing_host_bits(std::string_view s);
 
 std::string to_string(Ipv4 a);
 std::string to_string(const IpAddr& a);

@@ -7,6 +7,7 @@
 #include "../fixture.hpp"
 #include "dns/respond.hpp"
 #include "dns/wire.hpp"
+#include "dns_test_util.hpp"
 #include "zones/ldns.hpp"
 
 using namespace vpced;
@@ -14,29 +15,8 @@ using namespace vpced::dns;
 
 namespace {
 
-struct Edns {
-  uint16_t size = 1232;
-  uint8_t version = 0;
-};
-
-std::vector<uint8_t> query(const std::string& name, uint16_t qtype, std::optional<Edns> edns = std::nullopt,
-                           uint16_t qclass = kClassIn) {
-  std::vector<uint8_t> p = {0xbe, 0xef, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, static_cast<uint8_t>(edns ? 1 : 0)};
-  size_t start = 0;
-  while (start < name.size()) {
-    size_t dot = name.find('.', start);
-    if (dot == std::string::npos) dot = name.size();
-    p.push_back(static_cast<uint8_t>(dot - start));
-    p.insert(p.end(), name.begin() + static_cast<long>(start), name.begin() + static_cast<long>(dot));
-    start = dot + 1;
-  }
-  p.push_back(0);
-  p.insert(p.end(), {static_cast<uint8_t>(qtype >> 8), static_cast<uint8_t>(qtype), static_cast<uint8_t>(qclass >> 8),
-                     static_cast<uint8_t>(qclass)});
-  if (edns)
-    p.insert(p.end(), {0, 0, 41, static_cast<uint8_t>(edns->size >> 8), static_cast<uint8_t>(edns->size), 0,
-                       edns->version, 0, 0, 0, 0});
-  return p;
+std::vector<uint8_t> query(const std::string& name, uint16_t qtype, const testing::QueryOptions& o = {}) {
+  return testing::make_query(name, qtype, o);
 }
 
 struct Response {
@@ -44,21 +24,7 @@ struct Response {
   std::vector<uint8_t> wire;
   ldns::PktPtr pkt;
   uint8_t rcode() const { return ldns_pkt_get_rcode(pkt.get()); }
-  std::vector<std::string> section(ldns_pkt_section s) const {
-    ldns_rr_list* list = ldns_pkt_get_section_clone(pkt.get(), s);
-    std::vector<std::string> out;
-    for (size_t i = 0; i < ldns_rr_list_rr_count(list); ++i) {
-      char* str = ldns_rr2str(ldns_rr_list_rr(list, i));
-      std::string line(str);
-      free(str);
-      while (!line.empty() && line.back() == '\n') line.pop_back();
-      std::replace(line.begin(), line.end(), '\t', ' ');
-      out.push_back(line);
-    }
-    ldns_rr_list_deep_free(list);
-    std::sort(out.begin(), out.end());
-    return out;
-  }
+  std::vector<std::string> section(ldns_pkt_section s) const { return testing::sorted_section(pkt.get(), s); }
 };
 
 Response ask(const zones::Snapshot& snap, const std::vector<uint8_t>& q, Transport t = Transport::Udp,
@@ -174,7 +140,7 @@ TEST_CASE("respond: header-only errors and drops", "[respond]") {
   CHECK(notimp.rcode() == kRcodeNotImp);
   CHECK(ldns_pkt_get_opcode(notimp.pkt.get()) == LDNS_PACKET_NOTIFY);
 
-  auto chaos = ask(*snap, query("version.bind", 16, std::nullopt, 3));
+  auto chaos = ask(*snap, query("version.bind", 16, testing::with_class(3)));
   CHECK(chaos.rcode() == kRcodeRefused);
 
   auto axfr_udp = ask(*snap, query("us-east-1.vpce.amazonaws.com", kTypeAxfr));
@@ -185,14 +151,14 @@ TEST_CASE("respond: EDNS0", "[respond][edns]") {
   auto snap = testing::snapshot_of(testing::kSmallConfig);
   const auto& e = app(*snap);
 
-  auto r = ask(*snap, query(e.regional_name, kTypeA, Edns{4096, 0}));
+  auto r = ask(*snap, query(e.regional_name, kTypeA, testing::with_edns(4096)));
   CHECK(r.rcode() == 0);
   REQUIRE(ldns_pkt_edns(r.pkt.get()));
   CHECK(ldns_pkt_edns_udp_size(r.pkt.get()) == kEdnsUdpSize);
   CHECK(ldns_pkt_edns_version(r.pkt.get()) == 0);
   CHECK(r.section(LDNS_SECTION_ANSWER).size() == 2);
 
-  auto badvers = ask(*snap, query(e.regional_name, kTypeA, Edns{1232, 1}));
+  auto badvers = ask(*snap, query(e.regional_name, kTypeA, testing::with_edns(1232, 1)));
   REQUIRE(ldns_pkt_edns(badvers.pkt.get()));
   CHECK(ldns_pkt_edns_extended_rcode(badvers.pkt.get()) == 1);  // BADVERS = 16: upper bits 1, header rcode 0
   CHECK(badvers.rcode() == 0);

@@ -6,6 +6,7 @@
 #include "../fixture.hpp"
 #include "dns/respond.hpp"
 #include "dns/wire.hpp"
+#include "dns_test_util.hpp"
 #include "zones/ldns.hpp"
 
 using namespace vpced;
@@ -66,25 +67,10 @@ zones::RuntimeInputs verified(std::initializer_list<const char*> services) {
   return r;
 }
 
-std::vector<uint8_t> query(const std::string& name, uint16_t qtype, std::vector<uint8_t> opt_rdata = {},
-                           bool edns = false) {
-  std::vector<uint8_t> p = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, static_cast<uint8_t>(edns ? 1 : 0)};
-  size_t start = 0;
-  while (start < name.size()) {
-    size_t dot = name.find('.', start);
-    if (dot == std::string::npos) dot = name.size();
-    p.push_back(static_cast<uint8_t>(dot - start));
-    p.insert(p.end(), name.begin() + static_cast<long>(start), name.begin() + static_cast<long>(dot));
-    start = dot + 1;
-  }
-  p.push_back(0);
-  p.insert(p.end(), {static_cast<uint8_t>(qtype >> 8), static_cast<uint8_t>(qtype), 0, 1});
-  if (edns) {
-    p.insert(p.end(), {0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, static_cast<uint8_t>(opt_rdata.size() >> 8),
-                       static_cast<uint8_t>(opt_rdata.size())});
-    p.insert(p.end(), opt_rdata.begin(), opt_rdata.end());
-  }
-  return p;
+std::vector<uint8_t> query(const std::string& name, uint16_t qtype) { return testing::make_query(name, qtype); }
+
+std::vector<uint8_t> query_ecs(const std::string& name, const std::vector<uint8_t>& ecs_option) {
+  return testing::make_query(name, kTypeA, testing::with_edns(1232, 0, ecs_option));
 }
 
 struct Answer {
@@ -95,22 +81,6 @@ struct Answer {
   size_t size = 0;
   std::vector<uint8_t> wire;
 };
-
-std::vector<std::string> rrs(ldns_pkt* pkt, ldns_pkt_section sec) {
-  std::vector<std::string> out;
-  ldns_rr_list* list = ldns_pkt_get_section_clone(pkt, sec);
-  for (size_t i = 0; i < ldns_rr_list_rr_count(list); ++i) {
-    char* str = ldns_rr2str(ldns_rr_list_rr(list, i));
-    std::string line(str);
-    free(str);
-    while (!line.empty() && line.back() == '\n') line.pop_back();
-    std::replace(line.begin(), line.end(), '\t', ' ');
-    out.push_back(line);
-  }
-  ldns_rr_list_deep_free(list);
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 Answer ask(const zones::Snapshot& snap, const std::vector<uint8_t>& q, const char* from, int32_t listener_view = -1) {
   Answer a;
@@ -123,8 +93,8 @@ Answer ask(const zones::Snapshot& snap, const std::vector<uint8_t>& q, const cha
   REQUIRE(ldns_wire2pkt(&p, a.wire.data(), a.size) == LDNS_STATUS_OK);
   ldns::PktPtr pkt(p);
   a.rcode = ldns_pkt_get_rcode(p);
-  a.answer = rrs(p, LDNS_SECTION_ANSWER);
-  a.authority = rrs(p, LDNS_SECTION_AUTHORITY);
+  a.answer = testing::sorted_section(p, LDNS_SECTION_ANSWER);
+  a.authority = testing::sorted_section(p, LDNS_SECTION_AUTHORITY);
   return a;
 }
 
@@ -217,7 +187,7 @@ TEST_CASE("a trusted resolver's EDNS Client Subnet picks the view; untrusted one
   auto snap = testing::snapshot_of(views_config(), 7, verified({"orders", "wild"}));
   // ECS option: family 1, source /24, scope 0, address 127.16.7.0 (3 octets).
   const std::vector<uint8_t> ecs = {0, 8, 0, 7, 0, 1, 24, 0, 127, 16, 7};
-  auto trusted = ask(*snap, query("api.example.com", kTypeA, ecs, true), "127.0.0.99");
+  auto trusted = ask(*snap, query_ecs("api.example.com", ecs), "127.0.0.99");
   CHECK(trusted.rcode == 0);
   CHECK(trusted.answer.size() == 2);
   CHECK(trusted.oc.ecs_used);
@@ -226,13 +196,13 @@ TEST_CASE("a trusted resolver's EDNS Client Subnet picks the view; untrusted one
   REQUIRE(trusted.wire.size() > echoed.size());
   CHECK(std::equal(echoed.begin(), echoed.end(), trusted.wire.end() - static_cast<long>(echoed.size())));
 
-  auto untrusted = ask(*snap, query("api.example.com", kTypeA, ecs, true), "127.0.0.98");
+  auto untrusted = ask(*snap, query_ecs("api.example.com", ecs), "127.0.0.98");
   CHECK(untrusted.rcode == kRcodeRefused);
   CHECK_FALSE(untrusted.oc.ecs_used);
 
   // A malformed ECS from a trusted source is FORMERR (RFC 7871 §7.1.1): SCOPE must be 0 in a query.
   const std::vector<uint8_t> bad = {0, 8, 0, 7, 0, 1, 24, 8, 127, 16, 7};
-  CHECK(ask(*snap, query("api.example.com", kTypeA, bad, true), "127.0.0.99").rcode == kRcodeFormErr);
+  CHECK(ask(*snap, query_ecs("api.example.com", bad), "127.0.0.99").rcode == kRcodeFormErr);
 }
 
 TEST_CASE("names outside every zone are handed to the forwarders when there are some", "[views][forward]") {
