@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <ctime>
+#include <algorithm>
 #include <map>
 
 #include "cmd/admin.hpp"
@@ -33,6 +34,16 @@ std::string utc_now() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
+}
+
+// Every address the DNS server listens on: server.dns_listen, then each VPC's dedicated addresses (queries
+// arriving there see that VPC's view).
+std::vector<zones::HostPort> dns_addresses(const zones::Config& c) {
+  std::vector<zones::HostPort> out = c.server.dns_listen;
+  for (const auto& v : c.vpcs)
+    for (const auto& hp : v.dns_listen)
+      if (std::find(out.begin(), out.end(), hp) == out.end()) out.push_back(hp);
+  return out;
 }
 
 }  // namespace
@@ -126,7 +137,7 @@ int Daemon::run() {
   try {
     d.admin->listen(server_cfg.admin_listen);
     d.server->start();
-    d.server->set_listeners(server_cfg.dns_listen);
+    d.server->set_listeners(dns_addresses(snap->model().config));
     d.server->set_forwarders(server_cfg.forwarders);
   } catch (const std::exception& e) {
     log(Level::Error, e.what());
@@ -134,7 +145,7 @@ int Daemon::run() {
   }
   d.serving = true;
   std::string listen;
-  for (const auto& hp : server_cfg.dns_listen) listen += (listen.empty() ? "" : ", ") + zones::to_string(hp);
+  for (const auto& hp : d.server->listeners()) listen += (listen.empty() ? "" : ", ") + zones::to_string(hp);
   log(Level::Info, "serving zone " + snap->model().zone_apex + " serial " + std::to_string(snap->serial()) + " on " +
                        listen + " (udp, tcp); admin on http://" + zones::to_string(server_cfg.admin_listen));
   sd_notify("READY=1");
@@ -170,7 +181,7 @@ ReloadResult Daemon::reload(std::string_view trigger) {
   auto next = d.load(r.errors, seconds);
   if (next) {
     try {
-      d.server->set_listeners(next->model().config.server.dns_listen);
+      d.server->set_listeners(dns_addresses(next->model().config));
     } catch (const std::exception& e) {
       r.errors.push_back(e.what());
       next = nullptr;
@@ -197,7 +208,7 @@ ReloadResult Daemon::reload(std::string_view trigger) {
   }
   r.changed = next->serial() != old->serial() ||
               zones::describe_json(next->model()) != zones::describe_json(old->model()) ||
-              next->model().config.server.dns_listen != old->model().config.server.dns_listen;
+              dns_addresses(next->model().config) != dns_addresses(old->model().config);
   d.server->set_forwarders(next->model().config.server.forwarders);
   d.holder.publish(next);
   ++d.reloads_ok;

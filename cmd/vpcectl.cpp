@@ -212,6 +212,35 @@ int cmd_explain(const Client& c, const ExplainArgs& a) {
   return kExitOk;
 }
 
+// GET or POST /v1/services/SERVICE/verify: the verification record of a service's private DNS name.
+int cmd_verify(const Client& c, const std::string& action, const std::string& service, bool as_json) {
+  const std::string target = "/v1/services/" + vpced::cmd::url_encode(service) + "/verify";
+  HttpResult r = c.request(action == "start" ? "POST" : "GET", target);
+  if (r.status == 404 || r.status == 400) fail(kExitError, error_text(r));
+  if (r.status != 200 && r.status != 202) http_error(action == "start" ? "POST" : "GET", target, r);
+  json v = parse_json("GET", target, r);
+  if (as_json) {
+    std::cout << v.dump(2) << "\n";
+    return kExitOk;
+  }
+  if (action == "start") std::cout << "check started for " << text(v, "service") << "\n";
+  std::cout << "service " << text(v, "service") << " (" << text(v, "service_id") << "), private DNS name "
+            << text(v, "private_dns_name") << "\n";
+  std::cout << "state: " << text(v, "state");
+  if (v.contains("since") && v["since"].is_string() && !v["since"].get<std::string>().empty())
+    std::cout << " since " << text(v, "since");
+  if (v.contains("last_check") && v["last_check"].is_string() && !v["last_check"].get<std::string>().empty())
+    std::cout << ", last checked " << text(v, "last_check");
+  std::cout << "\n\npublish this record in the public zone of " << text(v, "domain")
+            << " (or of a parent domain, down to two labels):\n  " << text(v, "zone_file_line") << "\n";
+  std::cout << "\ncheck it from here against your authoritative server:\n  " << text(v, "dig") << "\n";
+  if (v.contains("reasons") && v["reasons"].is_array() && !v["reasons"].empty()) {
+    std::cout << "\nlast check:\n";
+    for (const json& why : v["reasons"]) std::cout << "  - " << (why.is_string() ? why.get<std::string>() : why.dump()) << "\n";
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -238,6 +267,17 @@ int main(int argc, char** argv) {
   explain->add_option("--type", explain_args.type, "Query type (default A)");
   explain->add_flag("--json", explain_args.json, "Print the daemon's JSON explanation as it is");
 
+  auto* verify = app.add_subcommand("verify", "Private DNS name verification of a service (TXT ownership proof)");
+  verify->require_subcommand(1);
+  std::string verify_service;
+  bool verify_json = false;
+  for (auto [sub_name, help] : {std::pair{"show", "State, the record to publish, a dig command, the last check's findings"},
+                                std::pair{"start", "Check now; a failed name goes back to pendingVerification"}}) {
+    auto* sub = verify->add_subcommand(sub_name, help);
+    sub->add_option("SERVICE", verify_service, "Service name (from the config) or service ID")->required();
+    sub->add_flag("--json", verify_json, "Print the daemon's JSON as it is");
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -260,6 +300,7 @@ int main(int argc, char** argv) {
     if (name == "reload") return cmd_reload(client);
     if (name == "describe") return cmd_describe(client, describe_json);
     if (name == "explain") return cmd_explain(client, explain_args);
+    if (name == "verify") return cmd_verify(client, sub->get_subcommands().front()->get_name(), verify_service, verify_json);
   } catch (const Exit& e) {
     return e.status;
   }

@@ -8,8 +8,10 @@ packages=(
   libboost-dev libldns-dev libtomlplusplus-dev nlohmann-json3-dev libc-ares-dev catch2 libcli11-dev
   # test peers and checkers
   bind9-dnsutils bind9-utils knot-dnsutils knot-dnssecutils ldnsutils
+  nsd unbound                 # upstream for forwarding tests, resolver in front of vpced (tests/integration)
   python3-prometheus-client   # parses /metrics in the admin API tests
   curl                        # the README tour
+  haproxy                     # PROXY v2 receiver behind the relay (accept-proxy)
 )
 
 missing=()
