@@ -97,6 +97,26 @@ Response handle(Daemon& d, const Request& req) {
                                  {http::verb::get, "/metrics"},     {http::verb::get, "/v1/status"},
                                  {http::verb::get, "/v1/describe"}, {http::verb::post, "/v1/reload"},
                                  {http::verb::get, "/v1/explain"}};
+  // /v1/services/SERVICE/verify: GET shows, POST checks now.
+  if (path.starts_with("/v1/services/") && path.ends_with("/verify")) {
+    std::string service(path.substr(13, path.size() - 13 - 7));
+    std::map<std::string, std::string> decoded;
+    if (!parse_query("s=" + service, decoded)) return error(req, http::status::bad_request, "malformed service");
+    service = decoded["s"];
+    if (req.method() != http::verb::get && req.method() != http::verb::post) {
+      auto res = error(req, http::status::method_not_allowed, std::string(path) + " takes GET or POST");
+      res.set(http::field::allow, "GET, POST");
+      return res;
+    }
+    try {
+      const bool start = req.method() == http::verb::post;
+      return reply_json(req, start ? http::status::accepted : http::status::ok, d.verification(service, start));
+    } catch (const NotFound& e) {
+      return error(req, http::status::not_found, e.message);
+    } catch (const BadRequest& e) {
+      return error(req, http::status::bad_request, e.message);
+    }
+  }
   const Route* route = nullptr;
   for (const auto& r : routes)
     if (r.path == path) route = &r;

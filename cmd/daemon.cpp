@@ -11,9 +11,13 @@
 #include "cmd/admin.hpp"
 #include "cmd/explain.hpp"
 #include "cmd/sd_notify.hpp"
+#include "cmd/verify_transport.hpp"
 #include "dns/asio.hpp"
 #include "dns/server.hpp"
+#include "verify/candidates.hpp"
+#include "verify/verifier.hpp"
 #include "zones/describe.hpp"
+#include "zones/verification_state.hpp"
 #include "zones/load.hpp"
 
 #ifndef VPCED_VERSION
@@ -62,6 +66,66 @@ struct Daemon::Impl {
   uint64_t reloads_ok = 0, reloads_failed = 0;
   double last_build_seconds = 0;
   std::optional<json> last_reload;  // {"time","ok","errors"}
+  zones::RuntimeInputs runtime;     // what the daemon learned at run time (target health)
+  std::unique_ptr<ForwarderTransport> transport;
+  std::unique_ptr<verify::Verifier> verifier;
+
+  static std::vector<verify::Target> targets_of(const zones::Model& m) {
+    std::vector<verify::Target> out;
+    for (const auto& s : m.services)
+      if (s.config->private_dns_name && s.token) out.push_back({s.config->name, *s.config->private_dns_name, *s.token});
+    return out;
+  }
+
+  // Rebuilds the snapshot from the live config with fresh run-time inputs (verification, health) and
+  // publishes it; the config file is not re-read.
+  void rebuild(std::string_view why) {
+    auto current = holder.get();
+    zones::Diagnostics diags;
+    zones::LoadOptions lo;
+    lo.persist = true;
+    lo.now_unix = static_cast<uint32_t>(std::time(nullptr));
+    lo.runtime = runtime;
+    std::shared_ptr<const zones::Snapshot> next;
+    try {
+      next = zones::rebuild_snapshot(current->model(), lo, diags);
+    } catch (const std::exception& e) {
+      diags.error({options.config, 0, 0}, e.what());
+    }
+    if (!next) {
+      for (const auto& d : diags.items()) log(Level::Error, zones::format_diagnostic(d));
+      log(Level::Warn, "rebuild after " + std::string(why) + " failed; still serving serial " + std::to_string(current->serial()));
+      return;
+    }
+    holder.publish(next);
+    log(Level::Info, "republished after " + std::string(why) + ": serial " + std::to_string(next->serial()) +
+                         ", generation " + std::to_string(holder.generation()));
+  }
+
+  void start_verifier(const zones::Snapshot& snap) {
+    if (verifier) verifier->stop();
+    const auto& c = snap.model().config;
+    verifier = std::make_unique<verify::Verifier>(ctx, *transport, c.verify, zones::load_verification(c.server.state_dir),
+                                                  [this](const zones::VerificationState& st) { on_verification(st); });
+    verifier->set_targets(targets_of(snap.model()), c.verify);
+  }
+
+  void on_verification(const zones::VerificationState& st) {
+    const auto state_dir = holder.get()->model().config.server.state_dir;
+    auto before = zones::load_verification(state_dir);
+    zones::save_verification(state_dir, st);
+    bool moved = false;
+    for (const auto& [service, rec] : st.services) {
+      auto old = before.services.find(service);
+      if (old == before.services.end() || old->second.state != rec.state) {
+        log(Level::Info, "verification: service '" + service + "' " + rec.name + ": " +
+                             std::string(old == before.services.end() ? "new" : zones::to_string(old->second.state)) +
+                             " -> " + std::string(zones::to_string(rec.state)));
+        moved = true;
+      }
+    }
+    if (moved || before.services.size() != st.services.size()) rebuild("a verification change");
+  }
 
   std::shared_ptr<const zones::Snapshot> load(std::vector<std::string>& errors, double& seconds) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -69,6 +133,7 @@ struct Daemon::Impl {
     zones::LoadOptions lo;
     lo.persist = true;
     lo.now_unix = static_cast<uint32_t>(std::time(nullptr));
+    lo.runtime = runtime;
     std::shared_ptr<const zones::Snapshot> snap;
     try {
       snap = zones::load_snapshot(options.config, lo, diags);
@@ -143,6 +208,13 @@ int Daemon::run() {
     log(Level::Error, e.what());
     return 1;
   }
+  try {
+    d.transport = std::make_unique<ForwarderTransport>(d.ctx);
+    d.start_verifier(*snap);
+  } catch (const std::exception& e) {
+    log(Level::Error, std::string("cannot start the verifier: ") + e.what());
+    return 1;
+  }
   d.serving = true;
   std::string listen;
   for (const auto& hp : d.server->listeners()) listen += (listen.empty() ? "" : ", ") + zones::to_string(hp);
@@ -162,6 +234,7 @@ int Daemon::run() {
     log(Level::Info, std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
     sd_notify("STOPPING=1");
     d.serving = false;
+    d.verifier->stop();
     d.admin->close();
     d.server->stop();
     d.ctx.stop();
@@ -211,6 +284,13 @@ ReloadResult Daemon::reload(std::string_view trigger) {
               dns_addresses(next->model().config) != dns_addresses(old->model().config);
   d.server->set_forwarders(next->model().config.server.forwarders);
   d.holder.publish(next);
+  // A reload also re-reads the verification state file (restored from a backup, or edited while testing):
+  // the verifier starts over from what the file says.
+  try {
+    d.start_verifier(*next);
+  } catch (const std::exception& e) {
+    log(Level::Error, std::string("verifier: ") + e.what());
+  }
   ++d.reloads_ok;
   d.last_build_seconds = seconds;
   d.last_reload = json{{"time", utc_now()}, {"ok", true}, {"errors", json::array()}};
@@ -254,6 +334,50 @@ json Daemon::explain(const std::string& name, const std::string& from, const std
   auto ip = zones::parse_ip(from);
   if (!ip) throw ExplainError{"'" + from + "' is not an IP address"};
   return cmd::explain(*impl_->holder.get(), name, *ip, type);
+}
+
+json Daemon::verification(const std::string& service, bool check_now) {
+  Impl& d = *impl_;
+  auto snap = d.holder.get();
+  const auto& m = snap->model();
+  const zones::ServiceModel* svc = nullptr;
+  for (const auto& s : m.services)
+    if (s.config->name == service || s.id == service) svc = &s;
+  if (!svc) throw NotFound{"no service '" + service + "' (give its name from the config or its ID)"};
+  if (!svc->config->private_dns_name || !svc->token)
+    throw BadRequest{"service '" + svc->config->name + "' has no private_dns_name: nothing to verify"};
+  if (check_now) d.verifier->check_now(svc->config->name);
+  const auto& st = d.verifier->state();
+  auto rec = st.services.find(svc->config->name);
+  const std::string& name = *svc->config->private_dns_name;
+  const std::string domain = verify::candidate_domains(name).front();
+  const std::string record = svc->token->name + "." + domain;
+  // A ready dig: at the pinned name server when the config pins one, else at the domain's own servers.
+  std::string server = "<an authoritative server of " + domain + ">";
+  for (const auto& [pinned, servers] : m.config.verify.nameservers)
+    if (!servers.empty() && (domain == pinned || domain.ends_with("." + pinned))) {
+      server = zones::to_string(servers.front().addr) + " -p " + std::to_string(servers.front().port);
+      break;
+    }
+  json j = {{"service", svc->config->name},
+            {"service_id", svc->id},
+            {"private_dns_name", name},
+            {"domain", domain},
+            {"state", zones::to_string(svc->dns_name_state)},
+            {"record", {{"name", record}, {"type", "TXT"}, {"value", svc->token->value}}},
+            {"zone_file_line", record + ". 300 IN TXT \"" + svc->token->value + "\""},
+            {"dig", "dig +norec @" + server + " " + record + " TXT"}};
+  if (rec != st.services.end()) {
+    const auto& r = rec->second;
+    j["state"] = zones::to_string(r.state);
+    j["since"] = r.since;
+    j["last_check"] = r.last_check;
+    j["next_check"] = r.next_check;
+    j["last_match"] = r.last_match;
+    j["matched_record"] = r.matched_record;
+    j["reasons"] = r.reasons;
+  }
+  return j;
 }
 
 std::string Daemon::metrics() const { return impl_->registry.render(); }

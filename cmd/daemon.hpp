@@ -20,6 +20,13 @@ struct DaemonOptions {
   bool query_log = false;
 };
 
+struct NotFound {
+  std::string message;
+};
+struct BadRequest {
+  std::string message;
+};
+
 struct ReloadResult {
   bool ok = false;
   std::vector<std::string> errors;
@@ -42,6 +49,9 @@ class Daemon {
   nlohmann::json describe() const;
   std::string describe_text() const;
   nlohmann::json explain(const std::string& name, const std::string& from, const std::string& type) const;
+  // The verification of a service's private DNS name (by config name or service ID), optionally checking
+  // it now (`vpcectl verify start`). Throws NotFound or BadRequest.
+  nlohmann::json verification(const std::string& service, bool check_now);
   std::string metrics() const;
   bool ready(std::vector<std::string>& reasons) const;
 
