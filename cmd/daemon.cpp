@@ -16,6 +16,7 @@
 #include "dns/server.hpp"
 #include "verify/candidates.hpp"
 #include "verify/verifier.hpp"
+#include "zones/atomic_file.hpp"
 #include "zones/describe.hpp"
 #include "zones/verification_state.hpp"
 #include "zones/load.hpp"
@@ -69,6 +70,7 @@ struct Daemon::Impl {
   zones::RuntimeInputs runtime;     // what the daemon learned at run time (target health)
   std::unique_ptr<ForwarderTransport> transport;
   std::unique_ptr<verify::Verifier> verifier;
+  zones::VerificationState last_saved;  // what the daemon last wrote to (or read from) the state file
 
   static std::vector<verify::Target> targets_of(const zones::Model& m) {
     std::vector<verify::Target> out;
@@ -102,18 +104,29 @@ struct Daemon::Impl {
                          ", generation " + std::to_string(holder.generation()));
   }
 
+  // Starts the verifier from the state file, or hands it the new targets. The file is re-read when it no
+  // longer holds what the daemon last wrote (restored from a backup, or seeded by a test); otherwise the
+  // running verifier keeps its schedule and the checks in flight.
   void start_verifier(const zones::Snapshot& snap) {
-    if (verifier) verifier->stop();
     const auto& c = snap.model().config;
-    verifier = std::make_unique<verify::Verifier>(ctx, *transport, c.verify, zones::load_verification(c.server.state_dir),
-                                                  [this](const zones::VerificationState& st) { on_verification(st); });
+    auto on_disk = zones::load_verification(c.server.state_dir);
+    if (!verifier || on_disk != last_saved) {
+      if (verifier) verifier->stop();
+      last_saved = on_disk;
+      verifier = std::make_unique<verify::Verifier>(ctx, *transport, c.verify, on_disk,
+                                                    [this](const zones::VerificationState& st) { on_verification(st); });
+    }
     verifier->set_targets(targets_of(snap.model()), c.verify);
   }
 
   void on_verification(const zones::VerificationState& st) {
     const auto state_dir = holder.get()->model().config.server.state_dir;
-    auto before = zones::load_verification(state_dir);
-    zones::save_verification(state_dir, st);
+    const auto before = last_saved;
+    {
+      zones::DirLock lock(state_dir);  // the lock `vpced describe` takes too
+      zones::save_verification(state_dir, st);
+    }
+    last_saved = st;
     bool moved = false;
     for (const auto& [service, rec] : st.services) {
       auto old = before.services.find(service);

@@ -6,7 +6,8 @@
 //    must answer with AA=1. The record counts as published at a candidate only when every one of them
 //    serves it (a stale secondary keeps the name pending).
 //  - verify.nameservers pins a domain's servers: a key equal to the candidate or an ancestor of it (the
-//    longest wins) replaces NS discovery, in either mode.
+//    longest wins) replaces NS discovery, in either mode. Pinned servers are asked like discovered ones
+//    (RD=0, AA=1 required, every one must serve the record).
 //  - recursive mode: verify.resolvers are asked with RD=1 (tried in order, as one server).
 //  - A CNAME at the record name is followed once: the target's TXT counts when the answer carries it, or
 //    when every server of the target's own zone serves it. A CNAME at the target is not followed.
