@@ -15,7 +15,7 @@ build: deps
 	cmake --build $(BUILD) -j$(JOBS)
 
 run: build
-	$(BUILD)/cmd/vpced run -c $(CONFIG)
+	bash scripts/demo.sh $(BUILD) $(CONFIG)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)

@@ -37,8 +37,10 @@ CONF
 
 pids=()
 stop() {
+  trap - EXIT INT TERM
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   wait 2>/dev/null
+  exit 0
 }
 trap stop EXIT INT TERM
 
@@ -50,4 +52,8 @@ fi
 /usr/bin/python3 scripts/demo_backend.py "$CONFIG" &
 pids+=($!)
 
-"$BUILD/cmd/vpced" run -c "$CONFIG"
+"$BUILD/cmd/vpced" run -c "$CONFIG" &
+VPCED=$!
+pids+=("$VPCED")
+# wait returns when vpced exits, or at once when a signal arrives (then the trap stops everything).
+wait "$VPCED"

@@ -181,6 +181,10 @@ for i, line in enumerate(lines):
     if re.match(r"\s*nameservers\s*=", line):
         lines[i] = 'nameservers = { "example.com" = ["127.0.0.1:9"] }'
         done.add("nameservers")
+    # No forwarders unless a test brings its own upstream: outside names are REFUSED, at once.
+    if re.match(r"\s*forwarders\s*=", line):
+        lines[i] = 'forwarders = []'
+        done.add("forwarders")
 if "dns_listen" not in done:
     raise SystemExit("example.toml: no single-line server.dns_listen to rewrite")
 text = "\n".join(lines)
