@@ -1,0 +1,612 @@
+"""The relay against real peers on loopback (design §7): python backends, haproxy with accept-proxy.
+
+usage: relay_test.py VPCED RELAY_DRIVER WORKDIR HAPROXY
+Prints "FAIL: ..." lines and a final "CHECKS n" line (tests/integration/lib.sh py_checks format).
+"""
+
+import hashlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from backends import Backend, generated  # noqa: E402
+
+VPCED, DRIVER, WORK, HAPROXY = sys.argv[1:5]
+CHECKS = 0
+FAILS = 0
+CLIENT_SRC = "127.16.0.5"       # the consumer's address (inside the VPC's dns_clients)
+HEALTH_MS = 200                 # driver overrides: the config floors are 5 s intervals and 60 s idle
+IDLE_MS = 3000
+# Two relay threads by default: each has its own SO_REUSEPORT listener, and the per-target limit is shared.
+
+
+def check(what, ok, detail=""):
+    global CHECKS, FAILS
+    CHECKS += 1
+    if not ok:
+        FAILS += 1
+        print("FAIL: %s%s" % (what, (": " + detail) if detail else ""), flush=True)
+    return ok
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("0.0.0.0", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_for(pred, timeout, step=0.05):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
+# --- config ------------------------------------------------------------------------------------------------
+
+LISTEN = free_port()     # every endpoint's listener port (ENI addresses differ)
+TPORT = free_port()      # every python target's port (target addresses differ)
+HPORT = free_port()      # haproxy
+
+# Python backends: name → (address, AZ ID, PROXY v2)
+BACKENDS = {
+    "e1": ("127.0.0.11", "use1-az1", False), "e2": ("127.0.0.12", "use1-az2", False),
+    "x1": ("127.0.0.21", "use1-az1", False), "x2": ("127.0.0.22", "use1-az2", False),
+    "f1": ("127.0.0.31", "use1-az1", False), "f2": ("127.0.0.32", "use1-az2", False),
+    "p1": ("127.0.0.41", "use1-az1", True),
+    "l1": ("127.0.0.61", "use1-az1", False),
+    "g1": ("127.0.0.71", "use1-az1", False),
+    "s1": ("127.0.0.81", "use1-az1", False), "s2": ("127.0.0.82", "use1-az1", False),
+}
+
+
+def targets(*names):
+    return "[" + ", ".join('{ address = "%s:%d", az = "%s" }' % (BACKENDS[n][0], TPORT, BACKENDS[n][1])
+                           for n in names) + "]"
+
+
+def service(name, tgts, extra_lb="", acceptance=False, extra=""):
+    return """
+[[services]]
+name = "%s"
+owner = "111122223333"
+azs = ["use1-az1", "use1-az2"]
+acceptance_required = %s
+allowed_principals = ["*"]
+%s
+  [services.load_balancer]
+  listeners = [%d]
+  targets = %s
+  %s
+""" % (name, "true" if acceptance else "false", extra, LISTEN, tgts, extra_lb)
+
+
+def endpoint(name, svc, subnets):
+    return """
+[[endpoints]]
+name = "%s"
+vpc = "vpc-0a000001"
+service = "%s"
+principal = "arn:aws:iam::444455556666:root"
+subnets = [%s]
+""" % (name, svc, ", ".join('"%s"' % s for s in subnets))
+
+
+HC = 'health_check = { interval = "5s", timeout = "2s", healthy_threshold = %d, unhealthy_threshold = 2 }'
+
+
+def config_text(gate_accepted):
+    text = """
+[region]
+name = "us-east-1"
+azs = ["use1-az1", "use1-az2", "use1-az4"]
+
+[server]
+state_dir = "state"
+dns_listen = ["127.0.0.1:%d"]
+
+[[accounts]]
+id = "111122223333"
+az_names = { "us-east-1a" = "use1-az1", "us-east-1b" = "use1-az2", "us-east-1c" = "use1-az4" }
+
+# The consumer's letters are shifted: its us-east-1a is use1-az2.
+[[accounts]]
+id = "444455556666"
+az_names = { "us-east-1a" = "use1-az2", "us-east-1b" = "use1-az1", "us-east-1c" = "use1-az4" }
+
+[[vpcs]]
+id = "vpc-0a000001"
+account = "444455556666"
+dns_clients = ["127.16.0.0/16"]
+subnets = [
+  { id = "subnet-0a00001a", az = "us-east-1a", cidr = "127.16.1.0/24" },
+  { id = "subnet-0a00001b", az = "us-east-1b", cidr = "127.16.2.0/24" },
+]
+""" % free_port()
+    gate = '"c-gate"' if gate_accepted else ""
+    rejected = '"c-rej"' if gate_accepted else '"c-rej", "c-gate"'
+    text += service("echo", targets("e1", "e2"), HC % 2)
+    text += service("xz", targets("x1", "x2"), "cross_zone = true\n  " + HC % 2)
+    text += service("fo", targets("f1", "f2"), HC % 10)   # slow to come back: a window to see fail-open
+    text += service("pp", targets("p1"), "proxy_protocol_v2 = true\n  " + HC % 2)
+    text += service("hap", '[{ address = "127.0.0.51:%d", az = "use1-az1" }]' % HPORT,
+                    "proxy_protocol_v2 = true\n  " + HC % 2)
+    text += service("lim", targets("l1"), "max_connections_per_target = 2\n  " + HC % 2)
+    # s1 will stop answering SYNs: connects to it time out. 10 failed checks to go down: a window to see that.
+    text += service("slow", targets("s1", "s2"), HC.replace("unhealthy_threshold = 2", "unhealthy_threshold = 10") % 2)
+    text += service("gate", targets("g1"), HC % 2, acceptance=True,
+                    extra="accepted = [%s]\nrejected = [%s]" % (gate, rejected))
+    both = ["subnet-0a00001a", "subnet-0a00001b"]
+    az1 = ["subnet-0a00001b"]  # us-east-1b = use1-az1 for the consumer
+    for name, svc, subnets in [("c-echo", "echo", both), ("c-xz", "xz", both), ("c-fo", "fo", both),
+                               ("c-pp", "pp", az1), ("c-hap", "hap", az1), ("c-lim", "lim", az1),
+                               ("c-slow", "slow", az1),
+                               ("c-gate", "gate", az1), ("c-pend", "gate", az1), ("c-rej", "gate", az1)]:
+        text += endpoint(name, svc, subnets)
+    return text
+
+
+CONF = os.path.join(WORK, "relay.toml")
+STATUS = os.path.join(WORK, "status.json")
+with open(CONF, "w") as f:
+    f.write(config_text(True))
+
+# --- describe: endpoint ids and ENI addresses, as an operator would read them ------------------------------
+
+out = subprocess.run([VPCED, "describe", "-c", CONF, "--json"], capture_output=True, text=True)
+if not check("vpced describe", out.returncode == 0, out.stderr):
+    print("CHECKS %d" % CHECKS)
+    sys.exit(0)
+EP = {}
+for e in json.loads(out.stdout)["VpcEndpoints"]:
+    name = next(t["Value"] for t in e["Tags"] if t["Key"] == "Name")
+    EP[name] = {"id": e["VpcEndpointId"], "state": e["State"],
+                "enis": {n["AvailabilityZoneId"]: n["PrivateIpAddress"] for n in e["NetworkInterfaces"]}}
+check("describe states", [EP[n]["state"] for n in ("c-echo", "c-gate", "c-pend", "c-rej")] ==
+      ["available", "available", "pendingAcceptance", "rejected"], json.dumps(EP))
+
+
+def eni(name, az="use1-az1"):
+    return EP[name]["enis"][az]
+
+
+# --- peers -------------------------------------------------------------------------------------------------
+
+backends = {n: Backend(n, a, TPORT, pp) for n, (a, az, pp) in BACKENDS.items()}
+for b in backends.values():
+    b.start()
+
+hap_cfg = os.path.join(WORK, "haproxy.cfg")
+with open(hap_cfg, "w") as f:
+    f.write("""global
+  maxconn 100
+
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 5s
+  timeout server 5s
+
+frontend relay_target
+  bind 127.0.0.51:%d accept-proxy
+  http-request return status 200 content-type text/plain lf-string "src=%%[src]:%%[src_port] dst=%%[dst]:%%[dst_port] proxied=%%[fc_rcvd_proxy]\\n"
+""" % HPORT)
+hap_log = open(os.path.join(WORK, "haproxy.log"), "w")
+hap = subprocess.Popen([HAPROXY, "-db", "-f", hap_cfg], stdout=hap_log, stderr=subprocess.STDOUT)
+
+drv_log = open(os.path.join(WORK, "driver.log"), "w")
+driver = subprocess.Popen([DRIVER, "-c", CONF, "--status", STATUS, "--health-interval-ms", str(HEALTH_MS),
+                           "--health-timeout-ms", str(HEALTH_MS), "--idle-timeout-ms", str(IDLE_MS),
+                           "--connect-timeout-ms", "1000", "--threads", os.environ.get("RELAY_THREADS", "2")],
+                          stdout=drv_log, stderr=subprocess.STDOUT)
+
+
+def status():
+    try:
+        with open(STATUS) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def metric(name, **labels):
+    s = status()
+    if not s:
+        return None
+    for line in s["metrics"].splitlines():
+        m = re.match(r'^(\w+)(?:\{(.*)\})? (\S+)$', line)
+        if not m or m.group(1) != name:
+            continue
+        got = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+        if all(got.get(k) == v for k, v in labels.items()):
+            return float(m.group(3))
+    return None
+
+
+def target_healthy(svc, name):
+    s = status()
+    if not s:
+        return None
+    addr = "%s:%d" % (BACKENDS[name][0], TPORT)
+    for t in s["relay"]["targets"]:
+        if t["service"] == svc and t["address"] == addr:
+            return t["healthy"]
+    return None
+
+
+def target_field(svc, addr, field):
+    s = status()
+    for t in (s or {"relay": {"targets": []}})["relay"]["targets"]:
+        if t["service"] == svc and t["address"] == addr:
+            return t[field]
+    return None
+
+
+# --- clients -----------------------------------------------------------------------------------------------
+
+def connect(addr, port=None, src=CLIENT_SRC, timeout=5):
+    s = socket.socket()
+    s.settimeout(timeout)
+    s.bind((src, 0))
+    s.connect((addr, port or LISTEN))
+    return s
+
+
+def who(addr):
+    """The backend that answers through the relay, or None when the relay resets or closes the connection."""
+    try:
+        with connect(addr) as s:
+            s.sendall(b"WHO\n")
+            buf = b""
+            while not buf.endswith(b"\n"):
+                c = s.recv(4096)
+                if not c:
+                    return None
+                buf += c
+            reply = json.loads(buf)
+            reply["client"] = "%s:%d" % s.getsockname()
+            return reply
+    except (ConnectionResetError, BrokenPipeError, ConnectionRefusedError, socket.timeout):
+        return None
+
+
+def names(addr, n):
+    return [(who(addr) or {}).get("name") for _ in range(n)]
+
+
+def hap_get():
+    """GET through the relay to haproxy: (response text, the client's address:port)."""
+    try:
+        with connect(eni("c-hap")) as s:
+            client = "%s:%d" % s.getsockname()
+            s.sendall(b"GET / HTTP/1.0\r\nHost: relay\r\n\r\n")
+            buf = b""
+            while True:
+                d = s.recv(4096)
+                if not d:
+                    break
+                buf += d
+        return buf.decode(errors="replace"), client
+    except OSError as e:
+        return "error: %s" % e, "?"
+
+
+def refused(addr):
+    try:
+        connect(addr, timeout=2).close()
+        return False
+    except ConnectionRefusedError:
+        return True
+
+
+try:
+    ready = wait_for(lambda: (status() or {}).get("relay", {}).get("endpoints"), 10)
+    check("driver writes its status", bool(ready), open(os.path.join(WORK, "driver.log")).read())
+    s0 = status() or {"relay": {"endpoints": [], "listener_errors": []}}
+    listeners = {e["name"]: sorted(e["listeners"]) for e in s0["relay"]["endpoints"]}
+    check("listeners on every ENI of available endpoints",
+          listeners.get("c-echo") == sorted("%s:%d" % (a, LISTEN) for a in EP["c-echo"]["enis"].values()),
+          json.dumps(listeners))
+    check("no listeners for pending and rejected endpoints",
+          listeners.get("c-pend") == [] and listeners.get("c-rej") == [], json.dumps(listeners))
+    check("no listener errors", s0["relay"]["listener_errors"] == [], json.dumps(s0["relay"]["listener_errors"]))
+    wait_for(lambda: hap.poll() is not None or "proxied=1" in hap_get()[0], 10)
+
+    # AZ affinity, cross-zone off: each ENI reaches the target of its own AZ ID (the consumer's us-east-1a is
+    # use1-az2).
+    check("az1 ENI reaches only e1", set(names(eni("c-echo", "use1-az1"), 10)) == {"e1"})
+    check("az2 ENI reaches only e2", set(names(eni("c-echo", "use1-az2"), 10)) == {"e2"})
+
+    # Several MB both ways, checksummed; the client half-closes and still receives everything.
+    payload = os.urandom(6 * 1024 * 1024)
+    with connect(eni("c-echo")) as s:
+        s.settimeout(30)
+        s.sendall(b"ECHO\n")
+        got = []
+
+        def reader():
+            while True:
+                d = s.recv(1 << 20)
+                if not d:
+                    return
+                got.append(d)
+        t = threading.Thread(target=reader)
+        t.start()
+        s.sendall(payload)
+        s.shutdown(socket.SHUT_WR)
+        t.join(30)
+        echoed = b"".join(got)
+    check("6 MB echoed intact", hashlib.sha256(echoed).digest() == hashlib.sha256(payload).digest(),
+          "%d of %d bytes" % (len(echoed), len(payload)))
+
+    with connect(eni("c-echo", "use1-az2")) as s:
+        s.settimeout(30)
+        reply_len = 5 * 1024 * 1024
+        s.sendall(b"HASH %d\n" % reply_len)
+        s.sendall(payload)
+        s.shutdown(socket.SHUT_WR)  # half-close: the backend answers only after this EOF
+        buf = b""
+        while True:
+            d = s.recv(1 << 20)
+            if not d:
+                break
+            buf += d
+    line, _, rest = buf.partition(b"\n")
+    try:
+        summary = json.loads(line)
+    except ValueError:
+        summary = {}
+    check("half-close: the target saw all bytes then EOF",
+          summary == {"sha256": hashlib.sha256(payload).hexdigest(), "count": len(payload)}, repr(line[:200]))
+    check("half-close: the full response arrives after the client's FIN",
+          len(rest) == reply_len and rest == generated(reply_len), "%d bytes" % len(rest))
+
+    ep_echo = EP["c-echo"]["id"]
+    check("bytes to target counted",
+          wait_for(lambda: (metric("vpced_relay_bytes_total", endpoint=ep_echo, direction="to_target") or 0)
+                   >= 2 * len(payload), 2))
+    check("bytes to client counted",
+          wait_for(lambda: (metric("vpced_relay_bytes_total", endpoint=ep_echo, direction="to_client") or 0)
+                   >= len(payload) + reply_len, 2))
+    check("connections per endpoint and target counted",
+          wait_for(lambda: (metric("vpced_relay_connections_total", endpoint=ep_echo,
+                                   target=BACKENDS["e1"][0] + ":%d" % TPORT) or 0) >= 11, 2))
+
+    # PROXY v2 to a python receiver: source = consumer, destination = ENI:listener, TLV 0xEA/0x01 = endpoint id.
+    r = who(eni("c-pp"))
+    check("PROXY v2 backend answers", r is not None and r.get("proxy") is not None, json.dumps(r))
+    if r and r.get("proxy"):
+        p = r["proxy"]
+        check("PROXY v2 source is the consumer", p["src"] == r["client"], json.dumps(p))
+        check("PROXY v2 destination is ENI:listener", p["dst"] == "%s:%d" % (eni("c-pp"), LISTEN), json.dumps(p))
+        check("PROXY v2 family TCP4", p["family"] == 0x11, json.dumps(p))
+        check("AWS TLV carries the endpoint id", p["vpce"] == EP["c-pp"]["id"], json.dumps(p))
+        check("AWS TLV length is id + 1", p["tlvs"] == [{"type": 0xEA, "length": len(EP["c-pp"]["id"]) + 1,
+                                                          "hex": ("01" + EP["c-pp"]["id"].encode().hex())}],
+              json.dumps(p["tlvs"]))
+        check("health checks send LOCAL headers", r["local_headers"] > 0, json.dumps(r))
+    check("no malformed PROXY headers", backends["p1"].header_errors == [], repr(backends["p1"].header_errors))
+
+    # haproxy 2.6 with accept-proxy sees the consumer's address.
+    body, client = hap_get()
+    check("haproxy accept-proxy sees consumer and ENI",
+          ("src=%s dst=%s:%d proxied=1" % (client, eni("c-hap"), LISTEN)) in body, body)
+    check("haproxy target healthy (LOCAL health checks accepted)",
+          target_field("hap", "127.0.0.51:%d" % HPORT, "healthy") is True)
+
+    # Cross-zone on: an az1 ENI spreads over both AZs.
+    check("cross-zone spreads over AZs", set(names(eni("c-xz"), 30)) == {"x1", "x2"})
+    # A target that stops listening: connects move on to the next candidate before health notices.
+    x1 = "%s:%d" % (BACKENDS["x1"][0], TPORT)
+    fails0 = metric("vpced_relay_connect_failures_total", target=x1) or 0
+    backends["x1"].stop()
+    seen = names(eni("c-xz"), 20)
+    check("refused connect moves on to the next target", seen == ["x2"] * 20, repr(seen))
+    check("connect failures counted",
+          wait_for(lambda: (metric("vpced_relay_connect_failures_total", target=x1) or 0) > fails0, 2))
+    check("health marks x1 down", wait_for(lambda: target_healthy("xz", "x1") is False, 5))
+    check("cross-zone on, same-AZ target down: other AZ serves", set(names(eni("c-xz"), 10)) == {"x2"})
+    backends["x1"].start()
+    check("health brings x1 back", wait_for(lambda: target_healthy("xz", "x1") is True, 5))
+
+    # Cross-zone off, the only same-AZ target down: the az1 ENI fails, the az2 ENI still works; DNS follows.
+    backends["e1"].stop()
+    check("health marks e1 down", wait_for(lambda: target_healthy("echo", "e1") is False, 5))
+    check("cross-zone off, same-AZ target down: connection fails", names(eni("c-echo"), 5) == [None] * 5)
+    check("other AZ's ENI still served", set(names(eni("c-echo", "use1-az2"), 5)) == {"e2"})
+    check("regional DNS answer drops the az1 ENI",
+          wait_for(lambda: (status() or {}).get("regional", {}).get(ep_echo) == [eni("c-echo", "use1-az2")], 3),
+          json.dumps((status() or {}).get("regional", {}).get(ep_echo)))
+    check("rejection counted as no healthy target",
+          wait_for(lambda: (metric("vpced_relay_rejected_connections_total", endpoint=ep_echo,
+                                   reason="no_healthy_target") or 0) >= 5, 2))
+    backends["e1"].start()
+    check("health brings e1 back", wait_for(lambda: target_healthy("echo", "e1") is True, 5))
+    check("az1 ENI served again", set(names(eni("c-echo"), 3)) == {"e1"})
+
+    # Every target down: fail open. Both unhealthy and refusing → every target is tried.
+    backends["f1"].stop()
+    backends["f2"].stop()
+    check("health marks f1 and f2 down",
+          wait_for(lambda: target_healthy("fo", "f1") is False and target_healthy("fo", "f2") is False, 5))
+    ep_fo = EP["c-fo"]["id"]
+    check("regional DNS answer fails open (every ENI)",
+          wait_for(lambda: sorted((status() or {}).get("regional", {}).get(ep_fo, [])) ==
+                   sorted(EP["c-fo"]["enis"].values()), 3))
+    fa = [metric("vpced_relay_connect_failures_total", target="%s:%d" % (BACKENDS[n][0], TPORT)) or 0
+          for n in ("f1", "f2")]
+    check("all targets down: connection fails", who(eni("c-fo")) is None)
+    def fo_failures():
+        return [metric("vpced_relay_connect_failures_total", target="%s:%d" % (BACKENDS[n][0], TPORT)) or 0
+                for n in ("f1", "f2")]
+    fb = wait_for(lambda: (lambda f: f if f[0] > fa[0] and f[1] > fa[1] else None)(fo_failures()), 2)
+    check("fail open tries every target", fb is not None, "%r → %r" % (fa, fo_failures()))
+    # f2 (az2) listens again but stays unhealthy for 10 checks: the az1 ENI reaches it through fail-open.
+    backends["f2"].start()
+    r = who(eni("c-fo"))
+    check("fail open reaches a target still marked unhealthy in another AZ", r is not None and r["name"] == "f2",
+          json.dumps(r))
+    check("f2 was still unhealthy", target_healthy("fo", "f2") is False)
+    backends["f1"].start()
+
+    # Connect timeout (1 s via the driver) → the next candidate. s1 is replaced by a socket whose accept queue
+    # is full, so the kernel drops SYNs and connects hang; health needs 10 failed checks to notice.
+    check("slow service reaches both targets", set(names(eni("c-slow"), 12)) == {"s1", "s2"})
+    backends["s1"].stop()
+    hole = socket.socket()
+    hole.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    hole.bind((BACKENDS["s1"][0], TPORT))
+    hole.listen(0)
+    fillers = []
+    for _ in range(3):
+        f = socket.socket()
+        f.setblocking(False)
+        f.connect_ex((BACKENDS["s1"][0], TPORT))
+        fillers.append(f)
+    s1 = "%s:%d" % (BACKENDS["s1"][0], TPORT)
+    before = metric("vpced_relay_connect_failures_total", target=s1) or 0
+    results = [None] * 12
+
+    def timed_who(i):
+        t0 = time.monotonic()
+        r = who(eni("c-slow"))
+        results[i] = ((r or {}).get("name"), time.monotonic() - t0)
+    threads = [threading.Thread(target=timed_who, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    check("connect timeout moves on to the next target", all(r and r[0] == "s2" for r in results), repr(results))
+    check("a timed-out connect took the connect timeout", any(r and 0.9 <= r[1] <= 3 for r in results),
+          repr(results))
+    check("s1 still healthy while it timed out (the relay did not wait for health)",
+          target_healthy("slow", "s1") is True)
+    check("connect timeouts counted",
+          wait_for(lambda: (metric("vpced_relay_connect_failures_total", target=s1) or 0) > before, 2))
+    for f in fillers:
+        f.close()
+    hole.close()
+    backends["s1"].start()
+
+    # max_connections_per_target = 2: the third concurrent connection is reset; a freed slot serves again.
+    l1 = "%s:%d" % (BACKENDS["l1"][0], TPORT)
+    holds = []
+    for _ in range(2):
+        s = connect(eni("c-lim"))
+        s.sendall(b"HOLD\n")
+        holds.append(s)
+    check("two connections held", wait_for(lambda: target_field("lim", l1, "active_connections") == 2, 2))
+    check("third connection over the limit fails", who(eni("c-lim")) is None)
+    check("limit rejection counted",
+          wait_for(lambda: (metric("vpced_relay_rejected_connections_total", endpoint=EP["c-lim"]["id"],
+                                   reason="limit_reached") or 0) >= 1, 2))
+    holds.pop().close()
+    check("a freed slot serves again",
+          wait_for(lambda: target_field("lim", l1, "active_connections") == 1, 2) and
+          (who(eni("c-lim")) or {}).get("name") == "l1")
+    holds.pop().close()
+
+    # Pending and rejected endpoints have no listener: their ENI addresses refuse.
+    check("available gate endpoint served", (who(eni("c-gate")) or {}).get("name") == "g1")
+    check("pendingAcceptance ENI refuses", refused(eni("c-pend")))
+    check("rejected ENI refuses", refused(eni("c-rej")))
+
+    # Idle timeout (3 s here via the driver): a silent connection is reset on both sides; traffic keeps one open.
+    with connect(eni("c-echo", "use1-az2"), timeout=15) as s:
+        s.sendall(b"HOLD\n")
+        t0 = time.monotonic()
+        outcome = "?"
+        try:
+            outcome = "eof" if s.recv(1) == b"" else "data"
+        except ConnectionResetError:
+            outcome = "reset"
+        except socket.timeout:
+            outcome = "timeout"
+        took = time.monotonic() - t0
+    check("idle connection reset", outcome == "reset", outcome)
+    check("after the idle timeout", IDLE_MS / 1000 - 0.3 <= took <= IDLE_MS / 1000 + 2.5, "%.2f s" % took)
+    check("target side reset too", wait_for(lambda: ("hold", "reset") in backends["e2"].events, 3),
+          repr(backends["e2"].events))
+    with connect(eni("c-echo", "use1-az2"), timeout=5) as s:
+        s.sendall(b"ECHO\n")
+        alive = True
+        end = time.monotonic() + IDLE_MS / 1000 * 1.7
+        while time.monotonic() < end and alive:
+            try:
+                s.sendall(b"k")
+                alive = s.recv(1) == b"k"
+            except OSError:
+                alive = False
+            time.sleep(IDLE_MS / 1000 / 4)
+    check("traffic resets the idle timer", alive)
+
+    # Reload: the provider rejects c-gate. Its listener closes and its open connection is reset; an unrelated
+    # connection stays up.
+    gate = connect(eni("c-gate"), timeout=5)
+    gate.sendall(b"ECHO\nping")
+    other = connect(eni("c-echo", "use1-az2"), timeout=5)
+    other.sendall(b"ECHO\nping")
+    check("connections open before reload", gate.recv(4) == b"ping" and other.recv(4) == b"ping")
+    with open(CONF, "w") as f:
+        f.write(config_text(False))
+    driver.send_signal(signal.SIGHUP)
+    check("reload applied", wait_for(lambda: (status() or {}).get("reloads") == 1, 5))
+    try:
+        gone = gate.recv(1) == b""
+    except ConnectionResetError:
+        gone = True
+    except socket.timeout:
+        gone = False
+    gate.close()
+    check("rejected endpoint's open connection closed", gone)
+    check("rejected endpoint's ENI refuses", wait_for(lambda: refused(eni("c-gate")), 3))
+    try:
+        other.sendall(b"pong")
+        same = other.recv(4) == b"pong"
+    except OSError:
+        same = False
+    other.close()
+    check("unrelated connection untouched by the reload", same)
+    st = status() or {"relay": {"endpoints": []}}
+    g = next((e for e in st["relay"]["endpoints"] if e["name"] == "c-gate"), {})
+    check("status shows c-gate rejected without listeners", g.get("state") == "rejected" and g.get("listeners") == [],
+          json.dumps(g))
+
+    # Graceful stop.
+    driver.send_signal(signal.SIGTERM)
+    try:
+        rc = driver.wait(10)
+    except subprocess.TimeoutExpired:
+        rc = None
+    check("driver stops on SIGTERM", rc == 0, str(rc))
+    check("haproxy still running (it accepted LOCAL health checks)", hap.poll() is None)
+except Exception:
+    import traceback
+    check("the test script ran to its end", False, traceback.format_exc())
+finally:
+    for p in (driver, hap):
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    for b in backends.values():
+        b.stop()
+    if FAILS:
+        for name in ("driver.log", "haproxy.log"):
+            try:
+                print("---- %s ----\n%s" % (name, open(os.path.join(WORK, name)).read()[-3000:]))
+            except OSError:
+                pass
+
+print("CHECKS %d" % CHECKS)

@@ -1,0 +1,171 @@
+// Health state machine: thresholds driven by an injected sequence of check results (no sockets, no sleeps).
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "proxy/health.hpp"
+
+using namespace vpced::proxy;
+
+namespace {
+
+// Feeds "o" (ok) and "x" (failed) results; returns the health after each one ('H' or 'U') and where it flipped.
+struct Trace {
+  std::string health;
+  std::string flips;
+};
+
+Trace run(const std::string& results, HealthThresholds t, HealthState s = {}) {
+  Trace out;
+  for (char r : results) {
+    bool changed = s.observe(r == 'o', t);
+    out.health += s.healthy ? 'H' : 'U';
+    out.flips += changed ? '^' : '.';
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("HealthState starts healthy", "[health]") {
+  HealthState s;
+  CHECK(s.healthy);
+  CHECK(s.consecutive_ok == 0);
+  CHECK(s.consecutive_fail == 0);
+}
+
+TEST_CASE("HealthState follows the thresholds", "[health]") {
+  struct Case {
+    const char* results;
+    HealthThresholds thresholds;
+    const char* health;
+    const char* flips;
+  };
+  const Case cases[] = {
+      // ELBv2 defaults: 2 failures out, 5 successes back.
+      {"oooo", {5, 2}, "HHHH", "...."},
+      {"x", {5, 2}, "H", "."},
+      {"xx", {5, 2}, "HU", ".^"},
+      {"xoxoxo", {5, 2}, "HHHHHH", "......"},  // failures must be consecutive
+      {"xxooooo", {5, 2}, "HUUUUUH", ".^....^"},
+      {"xxoooxooooo", {5, 2}, "HUUUUUUUUUH", ".^........^"},  // one failure restarts the count back
+      {"xxxxxx", {5, 2}, "HUUUUU", ".^...."},  // reported once
+      // The range's other end: 10 failures out, 10 successes back.
+      {"xxxxxxxxx", {10, 10}, "HHHHHHHHH", "........."},
+      {"xxxxxxxxxx", {10, 10}, "HHHHHHHHHU", ".........^"},
+      // The example config: 3 back, 2 out.
+      {"xxoooxxooo", {3, 2}, "HUUUHHUUUH", ".^..^.^..^"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.results);
+    Trace t = run(c.results, c.thresholds);
+    CHECK(t.health == c.health);
+    CHECK(t.flips == c.flips);
+  }
+}
+
+TEST_CASE("HealthState counts consecutive results", "[health]") {
+  HealthState s;
+  HealthThresholds t{3, 2};
+  s.observe(true, t);
+  s.observe(true, t);
+  CHECK(s.consecutive_ok == 2);
+  CHECK(s.consecutive_fail == 0);
+  s.observe(false, t);
+  CHECK(s.consecutive_ok == 0);
+  CHECK(s.consecutive_fail == 1);
+  CHECK(s.healthy);
+}
+
+// The Asio driver against a real loopback port: bounded by run_for, no fixed sleeps.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "proxy/asio.hpp"
+#include "proxy/proxy_v2.hpp"
+
+namespace {
+
+int listen_on(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+  REQUIRE(::listen(fd, 16) == 0);
+  return fd;
+}
+
+uint16_t port_of(int fd) {
+  sockaddr_in sa{};
+  socklen_t len = sizeof sa;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  return ntohs(sa.sin_port);
+}
+
+}  // namespace
+
+TEST_CASE("HealthChecker drives the state machine with TCP connects", "[health][asio]") {
+  boost::asio::io_context ctx;
+  int fd = listen_on(0);
+  const uint16_t port = port_of(fd);
+  std::vector<std::pair<std::string, bool>> changes;
+  HealthChecker checker(ctx, [&](const std::string& service, const vpced::zones::HostPort& target, bool healthy) {
+    CHECK(target.port == port);
+    changes.emplace_back(service, healthy);
+  });
+  HealthCheckSpec spec;
+  spec.service = "orders";
+  spec.target = *vpced::zones::parse_host_port("127.0.0.1:" + std::to_string(port));
+  spec.interval = std::chrono::milliseconds(20);
+  spec.timeout = std::chrono::milliseconds(20);
+  spec.thresholds = {2, 2};
+  spec.proxy_protocol_v2 = true;
+  checker.set_targets({spec});
+
+  // Up: checks pass and each connection starts with a LOCAL header.
+  ctx.run_for(std::chrono::milliseconds(100));
+  CHECK(changes.empty());
+  REQUIRE(checker.state("orders", spec.target));
+  CHECK(checker.state("orders", spec.target)->consecutive_ok >= 2);
+  int conn = ::accept(fd, nullptr, nullptr);
+  REQUIRE(conn >= 0);
+  uint8_t buf[64];
+  ssize_t n = ::recv(conn, buf, sizeof buf, 0);
+  ::close(conn);
+  const auto local = encode_proxy_v2_local();
+  REQUIRE(n == static_cast<ssize_t>(local.size()));
+  CHECK(std::equal(local.begin(), local.end(), buf));
+
+  // Down: the port closes; two failures flip it once.
+  ::close(fd);
+  for (int i = 0; i < 50 && changes.empty(); ++i) ctx.run_for(std::chrono::milliseconds(20));
+  REQUIRE(changes.size() == 1);
+  CHECK(changes[0] == std::make_pair(std::string("orders"), false));
+
+  // A new interval and thresholds keep the state.
+  spec.thresholds = {3, 2};
+  checker.set_targets({spec});
+  CHECK_FALSE(checker.state("orders", spec.target)->healthy);
+
+  // Back: listening again, three passes bring it back.
+  fd = listen_on(port);
+  for (int i = 0; i < 50 && changes.size() < 2; ++i) ctx.run_for(std::chrono::milliseconds(20));
+  REQUIRE(changes.size() == 2);
+  CHECK(changes[1] == std::make_pair(std::string("orders"), true));
+
+  // Removed: no state, no callback.
+  checker.set_targets({});
+  CHECK_FALSE(checker.state("orders", spec.target));
+  ::close(fd);
+  ctx.run_for(std::chrono::milliseconds(60));
+  CHECK(changes.size() == 2);
+}

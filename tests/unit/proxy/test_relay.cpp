@@ -1,0 +1,142 @@
+// Relay reconciliation with snapshots: which addresses listen, bind errors, status and metrics shape.
+// (Relaying itself runs against real peers in tests/integration/relay.)
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "../fixture.hpp"
+#include "proxy/relay.hpp"
+
+using namespace vpced;
+
+namespace {
+
+uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  socklen_t len = sizeof sa;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  ::close(fd);
+  return ntohs(sa.sin_port);
+}
+
+// kSmallConfig with the listener on `port`: endpoint "app" is available on 127.16.1.10 and 127.16.3.10,
+// "pending" awaits acceptance, "gone" is rejected.
+std::string config_on(uint16_t port, bool app_accepted = true) {
+  std::string text = testing::kSmallConfig;
+  auto at = text.find("listeners = [443]");
+  REQUIRE(at != std::string::npos);
+  text.replace(at, 17, "listeners = [" + std::to_string(port) + "]");
+  if (!app_accepted) {
+    at = text.find("accepted = [\"app\"]");
+    REQUIRE(at != std::string::npos);
+    text.replace(at, 18, "accepted = []");
+  }
+  return text;
+}
+
+bool connects(const char* addr, uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  ::inet_pton(AF_INET, addr, &sa.sin_addr);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+  ::close(fd);
+  return ok;
+}
+
+nlohmann::json endpoint_status(const nlohmann::json& status, const std::string& name) {
+  for (const auto& e : status["endpoints"])
+    if (e["name"] == name) return e;
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("Relay listens on the ENIs of available endpoints only", "[relay]") {
+  const uint16_t port = free_port();
+  proxy::Relay relay({}, {});
+  relay.start();
+  auto errors = relay.update(testing::snapshot_of(config_on(port)));
+  CHECK(errors.empty());
+  auto st = relay.status();
+  const std::string p = std::to_string(port);
+  CHECK(endpoint_status(st, "app")["listeners"] ==
+        nlohmann::json::array({"127.16.1.10:" + p, "127.16.3.10:" + p}));
+  CHECK(endpoint_status(st, "app")["state"] == "available");
+  CHECK(endpoint_status(st, "pending")["listeners"].empty());
+  CHECK(endpoint_status(st, "gone")["state"] == "rejected");
+  CHECK(st["targets"].size() == 2);
+  CHECK(st["targets"][0]["healthy"] == true);  // targets start healthy
+  CHECK(relay.unhealthy_targets().empty());
+  CHECK(connects("127.16.1.10", port));
+  CHECK(connects("127.16.3.10", port));
+
+  SECTION("an endpoint that leaves `available` stops listening") {
+    CHECK(relay.update(testing::snapshot_of(config_on(port, false))).empty());
+    CHECK(endpoint_status(relay.status(), "app")["listeners"].empty());
+    bool refused = false;
+    for (int i = 0; i < 100 && !refused; ++i) {  // the worker closes the socket just after update() returns
+      refused = !connects("127.16.1.10", port);
+      if (!refused) ::usleep(10000);
+    }
+    CHECK(refused);
+  }
+  SECTION("stop closes every listener") {
+    relay.stop();
+    CHECK_FALSE(connects("127.16.1.10", port));
+    relay.stop();  // idempotent
+  }
+}
+
+TEST_CASE("Relay reports an address it cannot bind and serves the others", "[relay]") {
+  const uint16_t port = free_port();
+  int taken = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  ::inet_pton(AF_INET, "127.16.3.10", &sa.sin_addr);
+  REQUIRE(::bind(taken, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+  REQUIRE(::listen(taken, 4) == 0);
+
+  std::vector<std::string> logged;
+  proxy::RelayCallbacks cb;
+  cb.log = [&](std::string_view s) { logged.emplace_back(s); };
+  proxy::Relay relay({}, cb);  // not started: update() binds on the caller's thread all the same
+  auto snap = testing::snapshot_of(config_on(port));
+  auto errors = relay.update(snap);
+  REQUIRE(errors.size() == 1);
+  CHECK_THAT(errors[0], Catch::Contains("127.16.3.10:" + std::to_string(port)) &&
+                            Catch::Contains("another process serves it"));
+  CHECK(relay.status()["listener_errors"].size() == 1);
+  CHECK(endpoint_status(relay.status(), "app")["listeners"].size() == 1);
+  CHECK(relay.update(snap).size() == 1);  // retried at each update, logged once
+  CHECK(logged.size() == 1);
+
+  ::close(taken);
+  CHECK(relay.update(snap).empty());
+  CHECK(endpoint_status(relay.status(), "app")["listeners"].size() == 2);
+  CHECK(relay.status()["listener_errors"].empty());
+}
+
+TEST_CASE("Relay metrics name every family", "[relay]") {
+  proxy::Relay relay({}, {});
+  relay.update(testing::snapshot_of(config_on(free_port())));
+  zones::MetricsWriter w;
+  relay.collect(w);
+  const std::string& text = w.text();
+  for (const char* family : {"vpced_relay_connections_total", "vpced_relay_active_connections",
+                             "vpced_relay_bytes_total", "vpced_relay_connect_failures_total",
+                             "vpced_relay_target_healthy", "vpced_relay_rejected_connections_total"})
+    CHECK_THAT(text, Catch::Contains(std::string("# TYPE ") + family));
+  CHECK_THAT(text, Catch::Contains("vpced_relay_target_healthy{service=\"orders\",target=\"127.0.0.1:9443\"} 1"));
+  CHECK_THAT(text, Catch::Contains("direction=\"to_target\""));
+}
