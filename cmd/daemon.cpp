@@ -14,6 +14,7 @@
 #include "cmd/verify_transport.hpp"
 #include "dns/asio.hpp"
 #include "dns/server.hpp"
+#include "proxy/relay.hpp"
 #include "verify/candidates.hpp"
 #include "verify/verifier.hpp"
 #include "zones/atomic_file.hpp"
@@ -70,6 +71,7 @@ struct Daemon::Impl {
   zones::RuntimeInputs runtime;     // what the daemon learned at run time (target health)
   std::unique_ptr<ForwarderTransport> transport;
   std::unique_ptr<verify::Verifier> verifier;
+  std::unique_ptr<proxy::Relay> relay;
   zones::VerificationState last_saved;  // what the daemon last wrote to (or read from) the state file
 
   static std::vector<verify::Target> targets_of(const zones::Model& m) {
@@ -77,6 +79,13 @@ struct Daemon::Impl {
     for (const auto& s : m.services)
       if (s.config->private_dns_name && s.token) out.push_back({s.config->name, *s.config->private_dns_name, *s.token});
     return out;
+  }
+
+  // Publishes a snapshot to the DNS workers and makes the relay follow it (listeners, health checks).
+  void publish(std::shared_ptr<const zones::Snapshot> snap) {
+    holder.publish(snap);
+    if (relay)
+      for (const auto& e : relay->update(snap)) log(Level::Warn, "relay: " + e);
   }
 
   // Rebuilds the snapshot from the live config with fresh run-time inputs (verification, health) and
@@ -99,7 +108,7 @@ struct Daemon::Impl {
       log(Level::Warn, "rebuild after " + std::string(why) + " failed; still serving serial " + std::to_string(current->serial()));
       return;
     }
-    holder.publish(next);
+    publish(next);
     log(Level::Info, "republished after " + std::string(why) + ": serial " + std::to_string(next->serial()) +
                          ", generation " + std::to_string(holder.generation()));
   }
@@ -161,6 +170,9 @@ struct Daemon::Impl {
   void register_metrics() {
     registry.add([this](zones::MetricsWriter& w) { dns_metrics.collect(w); });
     registry.add([this](zones::MetricsWriter& w) {
+      if (relay) relay->collect(w);
+    });
+    registry.add([this](zones::MetricsWriter& w) {
       w.family("vpced_config_reloads_total", "counter", "Config reloads, by result.");
       w.sample("vpced_config_reloads_total", {{"result", "success"}}, double(reloads_ok));
       w.sample("vpced_config_reloads_total", {{"result", "failure"}}, double(reloads_failed));
@@ -204,7 +216,20 @@ int Daemon::run() {
     for (const auto& e : errors) log(Level::Error, e);
     return 1;
   }
-  d.holder.publish(snap);
+  proxy::RelayCallbacks callbacks;
+  callbacks.log = [](std::string_view line) { log(Level::Warn, "relay: " + std::string(line)); };
+  callbacks.health_changed = [&d](const std::string& service, const zones::HostPort& target, bool healthy) {
+    // On a relay thread: the rebuild belongs to the control thread.
+    asio::post(d.ctx, [&d, service, target, healthy] {
+      log(Level::Info, "health: target " + zones::to_string(target) + " of service '" + service + "' is " +
+                           (healthy ? "healthy" : "unhealthy"));
+      d.runtime.unhealthy_targets = d.relay->unhealthy_targets();
+      d.rebuild("a target health change");
+    });
+  };
+  d.relay = std::make_unique<proxy::Relay>(proxy::RelayOptions{}, callbacks);
+  d.relay->start();
+  d.publish(snap);
   const auto& server_cfg = snap->model().config.server;
 
   d.admin = std::make_unique<AdminServer>(d.ctx, *this);
@@ -250,6 +275,7 @@ int Daemon::run() {
     d.verifier->stop();
     d.admin->close();
     d.server->stop();
+    d.relay->stop();
     d.ctx.stop();
   };
   signals.async_wait(on_signal);
@@ -296,7 +322,7 @@ ReloadResult Daemon::reload(std::string_view trigger) {
               zones::describe_json(next->model()) != zones::describe_json(old->model()) ||
               dns_addresses(next->model().config) != dns_addresses(old->model().config);
   d.server->set_forwarders(next->model().config.server.forwarders);
-  d.holder.publish(next);
+  d.publish(next);
   // A reload also re-reads the verification state file (restored from a backup, or edited while testing):
   // the verifier starts over from what the file says.
   try {
@@ -336,7 +362,8 @@ json Daemon::status() const {
           {"services", m.services.size()},
           {"vpcs", m.config.vpcs.size()},
           {"endpoints", states},
-          {"last_reload", d.last_reload ? *d.last_reload : json(nullptr)}};
+          {"last_reload", d.last_reload ? *d.last_reload : json(nullptr)},
+          {"relay", d.relay ? d.relay->status() : json(nullptr)}};
 }
 
 json Daemon::describe() const { return zones::describe_json(impl_->holder.get()->model()); }
