@@ -176,6 +176,22 @@ awaitable<void> session(tcp::socket socket, Daemon& d) {
     if (ec) break;
     const Request& req = parser.get();
     Response res = handle(d, req);
+    // POST …/verify started a check: answer when it has finished (bounded), like `reload` answers once live.
+    if (req.method() == http::verb::post && res.result() == http::status::accepted) {
+      auto done = std::make_shared<asio::steady_timer>(stream.get_executor());
+      done->expires_after(std::chrono::seconds(20));
+      const std::string service = json::parse(res.body())["service"].get<std::string>();
+      d.on_next_check(service, [done] { done->cancel(); });
+      co_await done->async_wait(asio::redirect_error(use_awaitable, ec));
+      try {
+        res = reply_json(req, http::status::ok, d.verification(service, false));
+      } catch (const NotFound& e) {  // removed by a reload meanwhile
+        res = error(req, http::status::not_found, e.message);
+      } catch (const BadRequest& e) {
+        res = error(req, http::status::bad_request, e.message);
+      }
+      stream.expires_after(std::chrono::seconds(30));
+    }
     co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
     if (ec || !res.keep_alive()) break;
   }

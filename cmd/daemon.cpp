@@ -136,6 +136,7 @@ struct Daemon::Impl {
       zones::save_verification(state_dir, st);
     }
     last_saved = st;
+
     bool moved = false;
     for (const auto& [service, rec] : st.services) {
       auto old = before.services.find(service);
@@ -418,6 +419,16 @@ json Daemon::verification(const std::string& service, bool check_now) {
     j["reasons"] = r.reasons;
   }
   return j;
+}
+
+void Daemon::on_next_check(const std::string& service, std::function<void()> done) {
+  // The admin API names a service by name or ID; waiters are keyed by name.
+  for (const auto& s : impl_->holder.get()->model().services)
+    if (s.config->name == service || s.id == service) {
+      impl_->verifier->on_check_done(s.config->name, std::move(done));
+      return;
+    }
+  done();
 }
 
 std::string Daemon::metrics() const { return impl_->registry.render(); }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -52,6 +53,8 @@ class Daemon {
   // The verification of a service's private DNS name (by config name or service ID), optionally checking
   // it now (`vpcectl verify start`). Throws NotFound or BadRequest.
   nlohmann::json verification(const std::string& service, bool check_now);
+  // Runs `done` (on the control thread) when the next check of `service` has finished.
+  void on_next_check(const std::string& service, std::function<void()> done);
   std::string metrics() const;
   bool ready(std::vector<std::string>& reasons) const;
 

@@ -223,7 +223,7 @@ int cmd_verify(const Client& c, const std::string& action, const std::string& se
     std::cout << v.dump(2) << "\n";
     return kExitOk;
   }
-  if (action == "start") std::cout << "check started for " << text(v, "service") << "\n";
+  if (action == "start") std::cout << "checked " << text(v, "service") << " now\n";
   std::cout << "service " << text(v, "service") << " (" << text(v, "service_id") << "), private DNS name "
             << text(v, "private_dns_name") << "\n";
   std::cout << "state: " << text(v, "state");

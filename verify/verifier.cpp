@@ -47,6 +47,7 @@ struct Verifier::Impl : std::enable_shared_from_this<Impl> {
   size_t checks_in_flight = 0;
   bool stopped = false;
   bool notify_posted = false;
+  std::multimap<std::string, std::function<void()>> waiters;  // on_check_done callbacks per service
 
   static bool same_timing(const zones::VerifyConfig& a, const zones::VerifyConfig& b) {
     return a.interval == b.interval && a.give_up_after == b.give_up_after && a.recheck_every == b.recheck_every;
@@ -157,6 +158,7 @@ struct Verifier::Impl : std::enable_shared_from_this<Impl> {
     if (it == entries.end() || it->second.generation != generation) return;  // dropped or started over
     Entry& e = it->second;
     e.in_flight = false;
+    const bool again = e.again;
     auto rec_it = state.services.find(service);
     if (rec_it == state.services.end()) return;
     auto& rec = rec_it->second;
@@ -170,6 +172,13 @@ struct Verifier::Impl : std::enable_shared_from_this<Impl> {
     e.again = false;
     rec.next_check = e.due ? zones::format_timestamp(*e.due) : "";
     notify();
+    // Waiters want the check that began after they asked: with `again` set, that one is still to come.
+    // Posted after notify(), so they run once the owner has seen the new state.
+    if (!again) {
+      auto [first, end] = waiters.equal_range(service);
+      for (auto w = first; w != end; ++w) asio::post(ctx, std::move(w->second));
+      waiters.erase(first, end);
+    }
     wake();
   }
 
@@ -186,6 +195,8 @@ struct Verifier::Impl : std::enable_shared_from_this<Impl> {
 
   void stop() {
     stopped = true;
+    for (auto& [service, w] : waiters) asio::post(ctx, std::move(w));
+    waiters.clear();
     timer.cancel();
     limiter->stop();
   }
@@ -207,6 +218,14 @@ bool Verifier::check_now(const std::string& service) { return impl_->check_now(s
 const zones::VerificationState& Verifier::state() const { return impl_->state; }
 
 void Verifier::stop() { impl_->stop(); }
+
+void Verifier::on_check_done(const std::string& service, std::function<void()> done) {
+  if (impl_->stopped || !impl_->entries.contains(service)) {
+    asio::post(impl_->ctx, std::move(done));
+    return;
+  }
+  impl_->waiters.emplace(service, std::move(done));
+}
 
 size_t Verifier::checks_in_flight() const { return impl_->checks_in_flight; }
 size_t Verifier::queries_in_flight() const { return impl_->limiter->in_flight(); }

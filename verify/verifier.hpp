@@ -56,6 +56,10 @@ class Verifier {
   // target (it has no private DNS name).
   bool check_now(const std::string& service);
 
+  // Runs `done` on the io_context when the next check of `service` started from now on has finished (after
+  // on_change has seen its result), or at once when there is no such target or the verifier stopped.
+  void on_check_done(const std::string& service, std::function<void()> done);
+
   const zones::VerificationState& state() const;
 
   // Cancels the timer and drops queued queries; results of queries in flight are ignored and on_change

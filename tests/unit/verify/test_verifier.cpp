@@ -287,3 +287,37 @@ TEST_CASE("verifier: stop ends checking and notifications") {
   CHECK(env.changes.empty());
   CHECK_FALSE(env.v->check_now("orders"));
 }
+
+TEST_CASE("verifier: on_check_done fires after the next check, once the owner has seen its result") {
+  Env env;
+  env.make();
+  env.v->set_targets({target()}, env.cfg);
+  REQUIRE(env.run_until([&] { return env.checked_now(); }));
+  REQUIRE(env.run_until([&] { return !env.changes.empty(); }));
+
+  // Published, then "check now": the waiter fires after that check, with the owner already told "verified".
+  env.publish();
+  env.now += seconds{1};
+  bool fired = false;
+  DnsNameState seen_by_owner = DnsNameState::PendingVerification;
+  env.v->check_now("orders");
+  env.v->on_check_done("orders", [&] {
+    fired = true;
+    seen_by_owner = env.changes.back().services.at("orders").state;
+  });
+  CHECK_FALSE(fired);  // never inside the call
+  REQUIRE(env.run_until([&] { return fired; }));
+  CHECK(seen_by_owner == DnsNameState::Verified);
+
+  // An unknown service: the waiter runs at once (on the io_context), nothing to wait for.
+  bool unknown = false;
+  env.v->on_check_done("nope", [&] { unknown = true; });
+  CHECK_FALSE(unknown);
+  REQUIRE(env.run_until([&] { return unknown; }));
+
+  // stop() releases waiters instead of leaving them hanging.
+  bool released = false;
+  env.v->on_check_done("orders", [&] { released = true; });
+  env.v->stop();
+  REQUIRE(env.run_until([&] { return released; }));
+}
