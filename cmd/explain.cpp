@@ -111,12 +111,16 @@ json explain(const zones::Snapshot& snapshot, const std::string& name, const zon
   dns::Outcome oc;
   dns::Client client{from, dns::Transport::Tcp, -1};
   size_t n = dns::respond(snapshot, in, client, out, &oc);
+  // A forwarded query has no local answer: the upstream's is not part of the explanation.
   ldns_pkt* resp = nullptr;
-  if (n == 0 || ldns_wire2pkt(&resp, out.data(), n) != LDNS_STATUS_OK) throw ExplainError{"no answer"};
+  std::string rcode_text = "(forwarded)";
+  if (!oc.forward) {
+    if (n == 0 || ldns_wire2pkt(&resp, out.data(), n) != LDNS_STATUS_OK) throw ExplainError{"no answer"};
+    char* rcode = ldns_pkt_rcode2str(ldns_pkt_get_rcode(resp));
+    rcode_text = rcode ? rcode : "?";
+    free(rcode);
+  }
   ldns::PktPtr response(resp);
-  char* rcode = ldns_pkt_rcode2str(ldns_pkt_get_rcode(resp));
-  std::string rcode_text(rcode ? rcode : "?");
-  free(rcode);
 
   const std::string qname = lower(name);
   ldns_dname2canonical(dname);  // lowercase, as the responder looks names up
@@ -133,17 +137,16 @@ json explain(const zones::Snapshot& snapshot, const std::string& name, const zon
       choice.by == zones::ViewChoice::By::ClientPrefix
           ? zones::to_string(from) + " is in " + zones::to_string(choice.prefix) + ", dns_clients of " + view_name
           : zones::to_string(from) + " is in no VPC's dns_clients: the public view";
-  const bool forwarded = lookup.kind == zones::Lookup::Refused && snapshot.has_forwarders();
   json result = {{"name", name},
                  {"type", type},
                  {"from", zones::to_string(from)},
                  {"view", view_name},
                  {"view_reason", view_reason},
                  {"zone", zone},
-                 {"result", zones::to_string(lookup.kind)},
-                 {"rcode", forwarded ? std::string("(forwarded)") : rcode_text},
-                 {"answer", ldns::section_lines(resp, LDNS_SECTION_ANSWER)},
-                 {"authority", ldns::section_lines(resp, LDNS_SECTION_AUTHORITY)},
+                 {"result", oc.forward ? std::string("forwarded") : std::string(zones::to_string(lookup.kind))},
+                 {"rcode", rcode_text},
+                 {"answer", resp ? ldns::section_lines(resp, LDNS_SECTION_ANSWER) : std::vector<std::string>{}},
+                 {"authority", resp ? ldns::section_lines(resp, LDNS_SECTION_AUTHORITY) : std::vector<std::string>{}},
                  {"reasons", reasons_for(snapshot.model(), qname, lookup.kind, view_name, lookup.wildcard)}};
   return result;
 }

@@ -181,6 +181,14 @@ for i, line in enumerate(lines):
     if re.match(r"\s*nameservers\s*=", line):
         lines[i] = 'nameservers = { "example.com" = ["127.0.0.1:9"] }'
         done.add("nameservers")
+    # The relay listens on every ENI address; tests run side by side with ENI addresses drawn from the same
+    # subnets, so each listener line gets a free port of its own instead of 443/80.
+    if re.match(r"\s*listeners\s*=", line):
+        import socket
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        lines[i] = re.sub(r"listeners\s*=.*", "listeners = [%d]" % probe.getsockname()[1], line)
+        probe.close()
     # No forwarders unless a test brings its own upstream: outside names are REFUSED, at once.
     if re.match(r"\s*forwarders\s*=", line):
         lines[i] = 'forwarders = []'
