@@ -12,6 +12,7 @@ namespace vpced::cmd {
 
 namespace {
 LogFormat g_format = LogFormat::Text;
+Level g_level = Level::Info;
 std::mutex g_mu;
 
 const char* name(Level l) {
@@ -25,8 +26,10 @@ const char* name(Level l) {
 }  // namespace
 
 void set_log_format(LogFormat f) { g_format = f; }
+void set_log_level(Level l) { g_level = l; }
 
 void log(Level level, std::string_view message) {
+  if (static_cast<int>(level) < static_cast<int>(g_level)) return;
   auto now = std::chrono::system_clock::now();
   std::time_t t = std::chrono::system_clock::to_time_t(now);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;

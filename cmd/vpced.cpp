@@ -19,7 +19,7 @@ namespace {
 using namespace vpced;
 
 constexpr const char* kUsage = R"(usage:
-  vpced run -c FILE [--log-format text|json] [--threads N] [--query-log]
+  vpced run -c FILE [--log-format text|json] [--log-level info|warn|error] [--threads N] [--query-log]
   vpced check -c FILE
   vpced zone -c FILE [--view VPC-ID]
   vpced describe -c FILE [--json]
@@ -31,6 +31,7 @@ struct Args {
   std::optional<std::string> view;
   bool json = false;
   cmd::LogFormat log_format = cmd::LogFormat::Text;
+  cmd::Level log_level = cmd::Level::Info;
   unsigned threads = 0;
   bool query_log = false;
 };
@@ -58,6 +59,12 @@ std::optional<Args> parse_args(int argc, char** argv) {
       auto v = value();
       if (v == "json") a.log_format = cmd::LogFormat::Json;
       else if (v == "text") a.log_format = cmd::LogFormat::Text;
+      else return std::nullopt;
+    } else if (arg == "--log-level" && a.command == "run") {
+      auto v = value();
+      if (v == "info") a.log_level = cmd::Level::Info;
+      else if (v == "warn") a.log_level = cmd::Level::Warn;
+      else if (v == "error") a.log_level = cmd::Level::Error;
       else return std::nullopt;
     } else if (arg == "--query-log" && a.command == "run") {
       a.query_log = true;
@@ -147,6 +154,7 @@ int cmd_describe(const Args& a) {
 
 int cmd_run(const Args& a) {
   cmd::set_log_format(a.log_format);
+  cmd::set_log_level(a.log_level);
   cmd::Daemon daemon({a.config, a.threads, a.query_log});
   return daemon.run();
 }

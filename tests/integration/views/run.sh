@@ -313,3 +313,21 @@ check_eq "verified again: $PRIV A from $APP" "$A_APP" "$(dig_a_set "$(vdig $APP 
 check_eq "verified again: $PRIV A from $BILL" "$A_BILL" "$(dig_a_set "$(vdig $BILL 127.0.0.1 "$PORT" "$PRIV" A)")"
 
 check_true "vpced still running after all queries" kill -0 "$PID"
+
+# vpcectl explain says which view answers and why, for the private name from its VPC, another VPC, and
+# the public view.
+VPCECTL="$(dirname "$VPCED")/vpcectl"
+if [ -x "$VPCECTL" ]; then
+  out=$("$VPCECTL" --admin "$ADMIN" explain "$PRIV" --from "$APP" 2>&1)
+  check_contains "explain from the owning VPC: view" "view: vpc-0a000001" "$out"
+  check_contains "explain from the owning VPC: served here" "served in this view" "$out"
+  check_contains "explain from the owning VPC: answered" "result: hit (NOERROR)" "$out"
+  out=$("$VPCECTL" --admin "$ADMIN" explain "$PRIV" --from "$REPT" 2>&1)
+  check_contains "explain from the VPC of a pending endpoint: not served" "not served, the endpoint is not available" "$out"
+  out=$("$VPCECTL" --admin "$ADMIN" explain "$PRIV" --from "$PUB" 2>&1)
+  check_contains "explain from the public view: view" "view: public" "$out"
+  check_contains "explain from the public view: only in the VPC's view" "served only in that VPC's view, not in view public" "$out"
+  check_contains "explain from the public view: refused" "result: refused" "$out"
+else
+  fail "vpcectl not found next to vpced ($VPCECTL)"
+fi
