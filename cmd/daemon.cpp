@@ -13,6 +13,9 @@
 #include "cmd/sd_notify.hpp"
 #include "cmd/verify_transport.hpp"
 #include "dns/asio.hpp"
+#include "dns/notify.hpp"
+#include "dns/transfer.hpp"
+#include "dns/tsig.hpp"
 #include "dns/server.hpp"
 #include "proxy/relay.hpp"
 #include "verify/candidates.hpp"
@@ -73,6 +76,28 @@ struct Daemon::Impl {
   std::unique_ptr<verify::Verifier> verifier;
   std::unique_ptr<proxy::Relay> relay;
   zones::VerificationState last_saved;  // what the daemon last wrote to (or read from) the state file
+  dns::TransferContext transfer;        // TSIG keys and IXFR history for the DNS workers
+  std::shared_ptr<const std::vector<dns::TsigKey>> staged_keys;  // read by the last successful load
+  std::unique_ptr<dns::Notifier> notifier;
+
+  // Reads the TSIG secrets of transfer.keys (docs/secondaries.md): an unreadable or malformed file fails the
+  // load; a file readable by group or others is a warning.
+  std::shared_ptr<const std::vector<dns::TsigKey>> load_keys(const zones::Config& c, std::vector<std::string>& errors) {
+    auto keys = std::make_shared<std::vector<dns::TsigKey>>();
+    for (const auto& k : c.transfer.keys) {
+      std::string error, warning;
+      auto secret = dns::read_tsig_secret(k.secret_file, error, warning);
+      if (!warning.empty()) log(Level::Warn, warning);
+      if (!secret) {
+        errors.push_back(zones::format_diagnostic({k.pos, "transfer.keys: " + error}));
+        continue;
+      }
+      std::string name = k.name;
+      if (!name.empty() && name.back() == '.') name.pop_back();
+      keys->push_back({name, dns::name_to_wire(name), k.algorithm, std::move(*secret), k.view});
+    }
+    return keys;
+  }
 
   static std::vector<verify::Target> targets_of(const zones::Model& m) {
     std::vector<verify::Target> out;
@@ -83,7 +108,14 @@ struct Daemon::Impl {
 
   // Publishes a snapshot to the DNS workers and makes the relay follow it (listeners, health checks).
   void publish(std::shared_ptr<const zones::Snapshot> snap) {
+    auto before = holder.get();
     holder.publish(snap);
+    transfer.update(*snap, staged_keys);
+    // NOTIFY (RFC 1996) the secondaries of every zone whose content changed; at start, of every zone.
+    if (notifier && (!before || before->serial() != snap->serial())) {
+      auto apexes = dns::changed_apexes(before.get(), *snap);
+      if (!apexes.empty()) notifier->notify(snap->model().config.transfer.secondaries, apexes);
+    }
     if (relay)
       for (const auto& e : relay->update(snap)) log(Level::Warn, "relay: " + e);
   }
@@ -164,6 +196,10 @@ struct Daemon::Impl {
       diags.error({options.config, 0, 0}, e.what());
     }
     for (const auto& d : diags.items()) errors.push_back(zones::format_diagnostic(d));
+    if (snap && errors.empty()) {
+      auto keys = load_keys(snap->model().config, errors);
+      if (errors.empty()) staged_keys = std::move(keys);
+    }
     seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return errors.empty() ? snap : nullptr;
   }
@@ -230,12 +266,14 @@ int Daemon::run() {
   };
   d.relay = std::make_unique<proxy::Relay>(proxy::RelayOptions{}, callbacks);
   d.relay->start();
+  d.notifier = std::make_unique<dns::Notifier>(d.ctx, [](std::string_view line) { log(Level::Warn, line); });
   d.publish(snap);
   const auto& server_cfg = snap->model().config.server;
 
   d.admin = std::make_unique<AdminServer>(d.ctx, *this);
   dns::ServerOptions so;
   so.threads = d.options.threads;
+  so.transfer = &d.transfer;
   if (d.options.query_log) so.query_log = [](std::string_view line) { log(Level::Info, line); };
   d.server = std::make_unique<dns::DnsServer>(d.holder, d.dns_metrics, so);
   try {
@@ -393,12 +431,14 @@ json Daemon::verification(const std::string& service, bool check_now) {
   const std::string& name = *svc->config->private_dns_name;
   const std::string domain = verify::candidate_domains(name).front();
   const std::string record = svc->token->name + "." + domain;
-  // A ready dig: at the pinned name server when the config pins one, else at the domain's own servers.
+  // A ready dig: at the pinned name server when the config pins one (the longest matching key, as the
+  // verifier chooses), else at the domain's own servers.
   std::string server = "<an authoritative server of " + domain + ">";
+  size_t best = 0;
   for (const auto& [pinned, servers] : m.config.verify.nameservers)
-    if (!servers.empty() && (domain == pinned || domain.ends_with("." + pinned))) {
+    if (!servers.empty() && pinned.size() > best && (domain == pinned || domain.ends_with("." + pinned))) {
       server = zones::to_string(servers.front().addr) + " -p " + std::to_string(servers.front().port);
-      break;
+      best = pinned.size();
     }
   json j = {{"service", svc->config->name},
             {"service_id", svc->id},

@@ -5,7 +5,9 @@
 # shellcheck shell=bash
 
 VPCECTL=${3:-}
-[ -n "$VPCECTL" ] && [ -x "$VPCECTL" ] || die "usage: $0 VPCED SOURCE_DIR VPCECTL: vpcectl '${VPCECTL}' is not executable"
+if [ -z "$VPCECTL" ] || [ ! -x "$VPCECTL" ]; then
+  die "usage: $0 VPCED SOURCE_DIR VPCECTL: vpcectl '${VPCECTL}' is not executable"
+fi
 VPCECTL=$(readlink -f "$VPCECTL")
 command -v nsd >/dev/null || die "nsd is not installed (scripts/install-deps.sh)"
 

@@ -4,8 +4,8 @@
 # second.
 #   1. No record: the name stays pendingVerification, check after check; the reasons name the record, the
 #      server and NXDOMAIN; no private answer.
-#   3. Near misses published (value without "vpce:", lowercased, with quotes inside): still pending; the
-#      reasons show the values found and the matching hints.
+#   3. Near misses published (value without "vpce:", lowercased, with quotes inside, and the right value at
+#      the private name itself): still pending; the reasons show the values found and the matching hints.
 #   2. The right value published and NSD reloaded: verified within a few intervals; the private answer goes
 #      to the owning VPC (dig -b 127.16.0.10 gets app-to-orders's ENIs) and not to the public view; a log
 #      line for the change; state/verification.json says verified.
@@ -76,7 +76,7 @@ check_eq "no record: $PRIV from $APP is not private (REFUSED, no forwarders)" RE
 SUFFIX=${TOK_VALUE#vpce:}
 LOWER=${TOK_VALUE,,}
 nsd_zone p "$TOK_NAME.api.orders IN TXT \"$SUFFIX\"" "$TOK_NAME.api.orders IN TXT \"$LOWER\"" \
-  "$TOK_NAME.api.orders IN TXT \"\\\"$TOK_VALUE\\\"\""
+  "$TOK_NAME.api.orders IN TXT \"\\\"$TOK_VALUE\\\"\"" "api.orders IN TXT \"$TOK_VALUE\""
 nsd_reload p
 check_eq "nsd serves the three near misses" 3 "$(nsd_txt p "$RECORD" | wc -l)"
 wait_show 10 '"different value" in r' || fail "near misses: no 'different value' within 10 s: $(jfield "$DIR/show.json" reasons)"
@@ -90,6 +90,8 @@ check_contains "near misses: quoted value shown escaped" "\"\\\"$TOK_VALUE\\\"\"
 check_contains "near misses: hint for the missing prefix" "hint: TXT $RECORD: the value lacks the \"vpce:\" prefix" "$REASONS"
 check_contains "near misses: hint for letter case" "hint: TXT $RECORD: the value differs only in letter case" "$REASONS"
 check_contains "near misses: hint for quotes" "hint: TXT $RECORD: the value has quote characters inside it" "$REASONS"
+check_contains "near misses: hint for the value at the private name itself" \
+  "hint: the value is published at $PRIV (the private DNS name itself), without the $TOK_NAME label" "$REASONS"
 check_eq "near misses: matched_record empty" "" "$(jfield "$DIR/show.json" matched_record)"
 out=$(vdig $APP 127.0.0.1 "$PORT" "$PRIV" A)
 check_eq "near misses: $PRIV from $APP is not private" REFUSED "$(dig_status "$out")"
