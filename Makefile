@@ -27,3 +27,33 @@ install: build
 
 clean:
 	rm -rf $(BUILD)
+
+# Benchmarks (docs/performance.md). Each installs its own anchors (bench/install.sh: NSD, Knot, dnsperf,
+# haproxy, iperf3, socat) and stops every process it started by pid. Tunables: THREADS ROUNDS DURATION RATE.
+.PHONY: bench-dns bench-relay
+bench-dns: build
+	bash bench/alloc.sh $(BUILD)/bench/alloc_count $(BUILD)/cmd/vpced
+	bash bench/dns.sh $(BUILD)
+
+bench-relay: build
+	bash bench/relay.sh $(BUILD)
+
+# Fuzzing (docs/security.md): clang 14 libFuzzer + ASan/UBSan targets built in build-fuzz/, each run for
+# FUZZ_TIME seconds on its seed corpus; a crash fails the target and leaves the input in build-fuzz/artifacts/.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_TIME ?= 20
+.PHONY: fuzz test-asan
+fuzz: deps
+	bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_TIME)
+
+# The whole ctest suite (unit + integration, the daemon included) built with AddressSanitizer and UBSan in
+# build-asan/ (docs/security.md: timing, and the subset for CI: ASAN_CTEST_ARGS="-L unit" or "-E ...").
+ASAN_BUILD ?= build-asan
+ASAN_CTEST_ARGS ?=
+test-asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer" \
+	  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j$(JOBS) $(ASAN_CTEST_ARGS)

@@ -8,6 +8,7 @@
 
 #include "cmd/daemon.hpp"
 #include "cmd/explain.hpp"
+#include "cmd/query_string.hpp"
 #include "dns/asio.hpp"
 
 namespace vpced::cmd {
@@ -43,50 +44,12 @@ Response error(const Request& req, http::status status, const std::string& messa
   return reply_json(req, status, json{{"error", message}});
 }
 
-int hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Splits "a=1&b=x%20y" into a map; returns false on a malformed escape.
-bool parse_query(std::string_view q, std::map<std::string, std::string>& out) {
-  while (!q.empty()) {
-    auto amp = q.find('&');
-    std::string_view pair = q.substr(0, amp);
-    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
-    if (pair.empty()) continue;
-    auto eq = pair.find('=');
-    std::string key, value;
-    std::string* target = &key;
-    for (size_t i = 0; i < pair.size(); ++i) {
-      char c = pair[i];
-      if (i == eq) {
-        target = &value;
-        continue;
-      }
-      if (c == '+') {
-        *target += ' ';
-      } else if (c == '%') {
-        if (i + 2 >= pair.size() || hex(pair[i + 1]) < 0 || hex(pair[i + 2]) < 0) return false;
-        *target += static_cast<char>(hex(pair[i + 1]) * 16 + hex(pair[i + 2]));
-        i += 2;
-      } else {
-        *target += c;
-      }
-    }
-    out[key] = value;
-  }
-  return true;
-}
-
 Response handle(Daemon& d, const Request& req) {
   std::string_view target(req.target().data(), req.target().size());
   auto qmark = target.find('?');
   std::string_view path = target.substr(0, qmark);
   std::map<std::string, std::string> params;
-  if (qmark != std::string_view::npos && !parse_query(target.substr(qmark + 1), params))
+  if (qmark != std::string_view::npos && !parse_query_string(target.substr(qmark + 1), params))
     return error(req, http::status::bad_request, "malformed query string");
 
   struct Route {
@@ -98,10 +61,10 @@ Response handle(Daemon& d, const Request& req) {
                                  {http::verb::get, "/v1/describe"}, {http::verb::post, "/v1/reload"},
                                  {http::verb::get, "/v1/explain"}};
   // /v1/services/SERVICE/verify: GET shows, POST checks now.
-  if (path.starts_with("/v1/services/") && path.ends_with("/verify")) {
+  if (path.size() >= 20 && path.starts_with("/v1/services/") && path.ends_with("/verify")) {
     std::string service(path.substr(13, path.size() - 13 - 7));
     std::map<std::string, std::string> decoded;
-    if (!parse_query("s=" + service, decoded)) return error(req, http::status::bad_request, "malformed service");
+    if (!parse_query_string("s=" + service, decoded)) return error(req, http::status::bad_request, "malformed service");
     service = decoded["s"];
     if (req.method() != http::verb::get && req.method() != http::verb::post) {
       auto res = error(req, http::status::method_not_allowed, std::string(path) + " takes GET or POST");

@@ -108,8 +108,25 @@ size_t respond(const zones::Snapshot& snapshot, std::span<const uint8_t> query, 
   } else if (q.qclass != kClassIn && q.qclass != kClassAny) {
     rcode = kRcodeRefused;
   } else if (q.qtype == kTypeAxfr || q.qtype == kTypeIxfr) {
-    // Zone transfers are TCP-only (RFC 5936 §4.2); not offered yet, so refused over TCP.
-    rcode = client.transport == Transport::Udp ? kRcodeNotImp : kRcodeRefused;
+    // Zone transfers stream over TCP (dns/transfer.cpp). Over UDP: AXFR is TCP-only (RFC 5936 §4.2); an IXFR
+    // gets TC so the client retries over TCP (RFC 1995 §2 allows this instead of the SOA).
+    if (client.transport == Transport::Tcp) {
+      oc.transfer = true;
+      return 0;
+    }
+    if (q.qtype == kTypeAxfr) {
+      rcode = kRcodeNotImp;
+    } else {
+      oc.truncated = true;
+      const size_t n = q.question_end;
+      std::memcpy(out.data(), query.data(), n);
+      out[2] = static_cast<uint8_t>(kFlagQr | kFlagTc | (q.flags1 & kFlagRd));
+      out[3] = 0;
+      write_u16(out.data() + 6, 0);
+      write_u16(out.data() + 8, 0);
+      write_u16(out.data() + 10, 0);
+      return n;
+    }
   } else {
     auto r = snapshot.lookup(view, q.name(), q.qtype);
     oc.lookup = r.kind;
@@ -156,7 +173,7 @@ size_t respond(const zones::Snapshot& snapshot, std::span<const uint8_t> query, 
   size_t n = kHeaderSize;
   std::memcpy(p + n, query.data() + kHeaderSize, question_len);  // echoed as sent: case preserved
   n += question_len;
-  std::memcpy(p + n, tail.data(), tail.size());
+  if (!tail.empty()) std::memcpy(p + n, tail.data(), tail.size());  // memcpy from a null data() is UB even for 0 bytes
   n += tail.size();
   if (q.edns) n += write_opt(p + n, rcode, q.edns_flags, with_ecs ? &ecs : nullptr);
   return n;

@@ -28,6 +28,7 @@ struct Outcome {
   bool dropped = false;
   bool forward = false;  // no answer written: the name is outside every zone and forwarders exist
   bool ecs_used = false; // EDNS Client Subnet from a trusted source picked the view
+  bool transfer = false; // no answer written: an AXFR/IXFR over TCP, for the transfer stream (dns/transfer.hpp)
 };
 
 // Writes the response to `query` into `out` and returns its size; 0 means send nothing: either drop, or

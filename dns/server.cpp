@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -10,8 +11,11 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <ctime>
+#include <cstring>
 #include <future>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <system_error>
@@ -44,20 +48,6 @@ zones::IpAddr from_asio(const asio::ip::address& a) {
   return zones::IpAddr::from_v4({a.to_v4().to_uint()});
 }
 
-socklen_t to_sockaddr(const zones::HostPort& hp, sockaddr_storage& ss) {
-  if (hp.addr.v6) {
-    auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
-    sa->sin6_family = AF_INET6;
-    sa->sin6_port = htons(hp.port);
-    std::copy(hp.addr.bytes.begin(), hp.addr.bytes.end(), sa->sin6_addr.s6_addr);
-    return sizeof *sa;
-  }
-  auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
-  sa->sin_family = AF_INET;
-  sa->sin_port = htons(hp.port);
-  sa->sin_addr.s_addr = htonl(hp.addr.v4()->value);
-  return sizeof *sa;
-}
 
 // Fails (std::system_error) when another process already serves `hp`. The workers' sockets share the address
 // through SO_REUSEPORT, which would otherwise let a second daemon bind it silently and split the traffic.
@@ -70,7 +60,7 @@ void probe_unused(const zones::HostPort& hp) {
     if (type == SOCK_STREAM) ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // TIME_WAIT is no owner
     if (family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     sockaddr_storage ss{};
-    int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&ss), to_sockaddr(hp, ss));
+    int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&ss), zones::to_sockaddr(hp, ss));
     int e = errno;
     ::close(fd);
     if (rc != 0 && e == EADDRINUSE)
@@ -97,7 +87,7 @@ int open_bound(const zones::HostPort& hp, int type) {
   if (type == SOCK_STREAM && ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) fail("SO_REUSEADDR");
   if (family == AF_INET6 && ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) fail("IPV6_V6ONLY");
   sockaddr_storage ss{};
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), to_sockaddr(hp, ss)) != 0) fail("bind");
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), zones::to_sockaddr(hp, ss)) != 0) fail("bind");
   if (type == SOCK_STREAM && ::listen(fd, SOMAXCONN) != 0) fail("listen");
   return fd;
 }
@@ -146,6 +136,99 @@ size_t fit_forwarded(std::span<const uint8_t> query, std::span<const uint8_t> an
   for (size_t i = 6; i < 12; ++i) out[i] = 0;
   return q.question_end;
 }
+
+constexpr int kUdpBatch = 32;
+constexpr int kUdpRoundsPerWake = 4;
+
+zones::IpAddr from_sockaddr(const sockaddr_storage& ss) {
+  if (ss.ss_family == AF_INET6) {
+    const auto& a = reinterpret_cast<const sockaddr_in6&>(ss).sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(&a)) {
+      uint32_t v4;
+      std::memcpy(&v4, a.s6_addr + 12, 4);
+      return zones::IpAddr::from_v4({ntohl(v4)});
+    }
+    zones::IpAddr r;
+    r.v6 = true;
+    std::copy(a.s6_addr, a.s6_addr + 16, r.bytes.begin());
+    return r;
+  }
+  return zones::IpAddr::from_v4({ntohl(reinterpret_cast<const sockaddr_in&>(ss).sin_addr.s_addr)});
+}
+
+// The buffers of one recvmmsg/sendmmsg round, allocated once per UDP listener and worker. Query slots are
+// 64 KiB (the largest datagram) so no query is ever cut; pages a short query never touches stay unmapped.
+struct UdpBatch {
+  static constexpr size_t kQuerySize = 65536;
+  static constexpr size_t kAnswerSize = 4096;  // respond() writes at most kEdnsUdpSize over UDP
+
+  std::unique_ptr<uint8_t[]> queries{new uint8_t[kUdpBatch * kQuerySize]};  // default-initialised: not touched
+  std::array<std::array<uint8_t, kAnswerSize>, kUdpBatch> answers;
+  std::array<sockaddr_storage, kUdpBatch> senders;
+  std::array<iovec, kUdpBatch> in_iov, out_iov;
+  std::array<mmsghdr, kUdpBatch> in_msgs, out_msgs;
+  std::array<size_t, kUdpBatch> answer_len;
+  std::array<Outcome, kUdpBatch> outcome;
+
+  // Receives up to kUdpBatch datagrams without blocking; 0 when none is waiting or on error.
+  int receive(int fd) {
+    for (int i = 0; i < kUdpBatch; ++i) {
+      in_iov[i] = {queries.get() + i * kQuerySize, kQuerySize};
+      in_msgs[i].msg_hdr = msghdr{};
+      in_msgs[i].msg_hdr.msg_name = &senders[i];
+      in_msgs[i].msg_hdr.msg_namelen = sizeof senders[i];
+      in_msgs[i].msg_hdr.msg_iov = &in_iov[i];
+      in_msgs[i].msg_hdr.msg_iovlen = 1;
+      in_msgs[i].msg_len = 0;
+    }
+    int n;
+    do n = ::recvmmsg(fd, in_msgs.data(), kUdpBatch, MSG_DONTWAIT, nullptr);
+    while (n < 0 && errno == EINTR);
+    return n < 0 ? 0 : n;
+  }
+
+  std::span<const uint8_t> query(int i) const {
+    return {queries.get() + i * kQuerySize, in_msgs[i].msg_len};
+  }
+  std::span<uint8_t> answer(int i) { return answers[i]; }
+  zones::IpAddr sender_address(int i) const { return from_sockaddr(senders[i]); }
+  udp::endpoint sender_endpoint(int i) const {
+    udp::endpoint ep;
+    std::memcpy(ep.data(), &senders[i], in_msgs[i].msg_hdr.msg_namelen);
+    ep.resize(in_msgs[i].msg_hdr.msg_namelen);
+    return ep;
+  }
+
+  // Sends every non-empty answer to its sender. A message the kernel refuses is skipped (as the single
+  // send_to ignored its error); a full send buffer is waited out briefly, as Asio's blocking send_to did.
+  void send(int fd, int n) {
+    int count = 0;
+    for (int i = 0; i < n; ++i) {
+      if (answer_len[i] == 0) continue;
+      out_iov[count] = {answers[i].data(), answer_len[i]};
+      out_msgs[count].msg_hdr = msghdr{};
+      out_msgs[count].msg_hdr.msg_name = &senders[i];
+      out_msgs[count].msg_hdr.msg_namelen = in_msgs[i].msg_hdr.msg_namelen;
+      out_msgs[count].msg_hdr.msg_iov = &out_iov[count];
+      out_msgs[count].msg_hdr.msg_iovlen = 1;
+      ++count;
+    }
+    int sent = 0;
+    while (sent < count) {
+      int r = ::sendmmsg(fd, out_msgs.data() + sent, static_cast<unsigned>(count - sent), 0);
+      if (r > 0) {
+        sent += r;
+        continue;
+      }
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        pollfd p{fd, POLLOUT, 0};
+        if (::poll(&p, 1, 100) > 0) continue;
+      }
+      ++sent;  // drop this one answer, keep the rest of the batch
+    }
+  }
+};
 
 }  // namespace
 
@@ -228,30 +311,42 @@ struct DnsServer::Impl {
     options.query_log(line);
   }
 
+  // Reads up to kUdpBatch datagrams per recvmmsg(2), answers each with respond() and sends the answers with one
+  // sendmmsg(2): two system calls per batch instead of two per query (NSD and Knot do the same). Asio only
+  // waits for readability; the socket is non-blocking, so the drain stops at EAGAIN.
   awaitable<void> udp_loop(Worker& w, std::shared_ptr<Listener> l) {
     zones::SnapshotReader reader(holder);
-    std::array<uint8_t, 65536> in;
-    std::array<uint8_t, 4096> out;
-    udp::endpoint sender;
+    std::unique_ptr<UdpBatch> batch(new UdpBatch);  // once per listener; default-initialised, so not touched
+    const int fd = l->datagram.native_handle();
+    const zones::Snapshot* listener_seen = nullptr;
     Client client;
     client.transport = Transport::Udp;
-    const zones::Snapshot* listener_seen = nullptr;
-    Outcome oc;
     for (;;) {
       boost::system::error_code ec;
-      size_t n = co_await l->datagram.async_receive_from(asio::buffer(in), sender, asio::redirect_error(use_awaitable, ec));
+      co_await l->datagram.async_wait(udp::socket::wait_read, asio::redirect_error(use_awaitable, ec));
       if (ec == asio::error::operation_aborted || !l->datagram.is_open()) co_return;
-      if (ec) continue;  // ICMP errors surface here on Linux; keep serving
-      client.address = from_asio(sender.address());
-      const zones::Snapshot& snap = reader.current();
-      if (&snap != listener_seen) {  // a VPC's dns_listen address fixes the view (design §5)
-        client.listener_view = snap.view_for_listener(l->address);
-        listener_seen = &snap;
+      if (ec) continue;
+      // A few batches per wake-up, then back to the io_context so TCP sessions on this thread get a turn.
+      for (int round = 0; round < kUdpRoundsPerWake; ++round) {
+        const int n = batch->receive(fd);
+        if (n <= 0) break;  // EAGAIN: drained; other errors (ICMP reports on Linux): wait again, keep serving
+        const zones::Snapshot& snap = reader.current();
+        if (&snap != listener_seen) {  // a VPC's dns_listen address fixes the view (design §5)
+          client.listener_view = snap.view_for_listener(l->address);
+          listener_seen = &snap;
+        }
+        for (int i = 0; i < n; ++i) {
+          client.address = batch->sender_address(i);
+          batch->answer_len[i] = respond(snap, batch->query(i), client, batch->answer(i), &batch->outcome[i]);
+        }
+        batch->send(fd, n);
+        for (int i = 0; i < n; ++i) {
+          const Outcome& oc = batch->outcome[i];
+          account(w, snap, oc, Transport::Udp, batch->sender_address(i), batch->query(i));
+          if (oc.forward) forward_udp(w, l, batch->sender_endpoint(i), batch->query(i), oc.view);
+        }
+        if (n < kUdpBatch) break;
       }
-      size_t m = respond(snap, std::span(in.data(), n), client, out, &oc);
-      if (m > 0) l->datagram.send_to(asio::buffer(out.data(), m), sender, 0, ec);
-      account(w, snap, oc, Transport::Udp, client.address, std::span(in.data(), n));
-      if (oc.forward) forward_udp(w, l, sender, std::span(in.data(), n), oc.view);
     }
   }
 
@@ -310,6 +405,36 @@ struct DnsServer::Impl {
     }
   }
 
+  // Streams one zone transfer; false when the connection broke.
+  awaitable<bool> serve_transfer(std::shared_ptr<TcpConn> c, std::span<const uint8_t> query, const zones::IpAddr& source) {
+    const auto unix_now = [] { return static_cast<uint64_t>(std::time(nullptr)); };
+    std::optional<TransferStream> stream;
+    try {
+      stream.emplace(holder.get(), query, source, options.transfer, unix_now());
+    } catch (const std::exception&) {
+      co_return false;
+    }
+    const auto idle = std::chrono::milliseconds(options.tcp_idle_timeout_ms);
+    std::vector<uint8_t> msg;
+    boost::system::error_code ec;
+    for (;;) {
+      try {
+        if (!stream->next(msg, unix_now())) break;
+      } catch (const std::exception&) {
+        co_return false;  // a record ldns rejects: a bug; end the connection rather than send a broken zone
+      }
+      const uint8_t prefix[2] = {static_cast<uint8_t>(msg.size() >> 8), static_cast<uint8_t>(msg.size())};
+      std::array<asio::const_buffer, 2> bufs{asio::buffer(prefix), asio::buffer(msg)};
+      co_await asio::async_write(c->socket, bufs, asio::redirect_error(use_awaitable, ec));
+      if (ec) co_return false;
+      c->timer.expires_after(idle);  // a long transfer is not idle
+    }
+    if (options.query_log)
+      options.query_log("transfer from " + zones::to_string(source) + ": " + std::string(to_string(stream->plan().verdict)) +
+                        ", " + std::to_string(stream->records_sent()) + " records");
+    co_return true;
+  }
+
   awaitable<void> tcp_session(Worker& w, std::shared_ptr<TcpConn> c) {
     zones::SnapshotReader reader(holder);
     boost::system::error_code ec;
@@ -335,6 +460,12 @@ struct DnsServer::Impl {
         client.listener_view = snap.view_for_listener(local);
         size_t m = respond(snap, std::span(in.data(), len), client, std::span(out.data() + 2, 65535), &oc);
         account(w, snap, oc, Transport::Tcp, client.address, std::span(in.data(), len));
+        if (oc.transfer) {
+          // AXFR/IXFR: several messages, produced and written one at a time (dns/transfer.hpp).
+          if (!co_await serve_transfer(c, std::span(in.data(), len), client.address)) break;
+          c->timer.expires_after(idle);
+          continue;
+        }
         if (oc.forward)
           m = co_await forward_tcp(w, std::span(in.data(), len), std::span(out.data() + 2, 65535), oc.view);
         if (m == 0) break;  // a dropped query ends the connection (NSD)

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "dns/metrics.hpp"
+#include "dns/transfer.hpp"
 #include "zones/net.hpp"
 #include "zones/snapshot.hpp"
 
@@ -21,6 +22,9 @@ struct ServerOptions {
   unsigned forward_timeout_ms = 1000;     // first try per forwarder; c-ares doubles it on the second round
   // When set, every answered query is described to it in one line (the query log; off by default).
   std::function<void(std::string_view)> query_log;
+  // TSIG keys and IXFR history for zone transfers; null: every transfer is refused unless transfer.allow
+  // admits it with no key configured, and IXFR always falls back to AXFR.
+  const TransferContext* transfer = nullptr;
 };
 
 class DnsServer {

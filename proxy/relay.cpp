@@ -65,21 +65,6 @@ tcp::endpoint to_endpoint(const zones::HostPort& hp) {
   return {asio::ip::address_v4(hp.addr.v4()->value), hp.port};
 }
 
-socklen_t to_sockaddr(const zones::HostPort& hp, sockaddr_storage& ss) {
-  ss = {};
-  if (hp.addr.v6) {
-    auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
-    sa->sin6_family = AF_INET6;
-    sa->sin6_port = htons(hp.port);
-    std::copy(hp.addr.bytes.begin(), hp.addr.bytes.end(), sa->sin6_addr.s6_addr);
-    return sizeof *sa;
-  }
-  auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
-  sa->sin_family = AF_INET;
-  sa->sin_port = htons(hp.port);
-  sa->sin_addr.s_addr = htonl(hp.addr.v4()->value);
-  return sizeof *sa;
-}
 
 // Fails when another process already listens on `hp`: the workers' sockets share the address through
 // SO_REUSEPORT, which would otherwise let a second relay bind it silently and split the connections.
@@ -89,7 +74,7 @@ void probe_unused(const zones::HostPort& hp) {
   int one = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // a TIME_WAIT socket owns nothing
   sockaddr_storage ss;
-  socklen_t len = to_sockaddr(hp, ss);
+  socklen_t len = zones::to_sockaddr(hp, ss);
   int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len);
   int e = errno;
   ::close(fd);
@@ -115,7 +100,7 @@ int open_listener(const zones::HostPort& hp) {
   if (::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) fail("SO_REUSEPORT");
   if (family == AF_INET6 && ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) fail("IPV6_V6ONLY");
   sockaddr_storage ss;
-  socklen_t len = to_sockaddr(hp, ss);
+  socklen_t len = zones::to_sockaddr(hp, ss);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) fail("bind");
   if (::listen(fd, SOMAXCONN) != 0) fail("listen");
   return fd;

@@ -6,9 +6,11 @@ packages=(
   # build
   build-essential cmake pkg-config
   libboost-dev libldns-dev libtomlplusplus-dev nlohmann-json3-dev libc-ares-dev catch2 libcli11-dev
+  libssl-dev                  # HMAC for TSIG (dns/tsig.cpp)
   # test peers and checkers
   bind9-dnsutils bind9-utils knot-dnsutils knot-dnssecutils ldnsutils
   nsd unbound                 # upstream for forwarding tests, resolver in front of vpced (tests/integration)
+  knot                        # knotd: a secondary following vpced (tests/integration/transfer)
   python3-prometheus-client   # parses /metrics in the admin API tests
   curl                        # the README tour
   haproxy                     # PROXY v2 receiver behind the relay (accept-proxy)

@@ -1278,13 +1278,21 @@ std::optional<Config> load_config(const std::filesystem::path& file, Diagnostics
     diags.error({file.string(), 0, 0}, "cannot read config file: " + std::string(std::strerror(errno)));
     return std::nullopt;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
+  // A bound on what we read: a config is a few KiB, and `-c /dev/zero` or a runaway generator must not make
+  // vpced (or a reload) allocate without end.
+  constexpr std::streamsize kMaxConfigBytes = 4 << 20;
+  std::string text(static_cast<size_t>(kMaxConfigBytes) + 1, '\0');
+  in.read(text.data(), kMaxConfigBytes + 1);
   if (in.bad()) {
     diags.error({file.string(), 0, 0}, "cannot read config file: " + std::string(std::strerror(errno)));
     return std::nullopt;
   }
-  return load_config_text(text.str(), file, diags);
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (in.gcount() > kMaxConfigBytes) {
+    diags.error({file.string(), 0, 0}, "config file is larger than 4 MiB");
+    return std::nullopt;
+  }
+  return load_config_text(text, file, diags);
 }
 
 }  // namespace vpced::zones

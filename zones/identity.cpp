@@ -194,8 +194,10 @@ void assign_identity(const Config& config, IdentityState& state, Diagnostics& di
       auto [holder, fresh] = taken.emplace(a->second.value, e.name);
       if (!fresh) {
         // Reported at the pin: it is the edit that would move an address.
+        // A named copy of the binding: clang 14 cannot capture structured bindings (P1091R3).
+        const std::string& holder_name = holder->second;
         const auto& pinner = *std::find_if(config.endpoints.begin(), config.endpoints.end(),
-                                           [&](const EndpointConfig& x) { return x.name == holder->second; });
+                                           [&](const EndpointConfig& x) { return x.name == holder_name; });
         diags.error(pinner.pos, "endpoint '" + e.name + "' already holds " + to_string(a->second) + " in '" + subnet_id +
                                "' (state_dir), but endpoint '" + holder->second +
                                "' pins it; pin another address so that no address moves");

@@ -2,6 +2,7 @@
 #include "zones/net.hpp"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <charconv>
 #include <cstring>
@@ -125,6 +126,22 @@ std::optional<Cidr> parse_cidr(std::string_view s) {
   auto c = parse_prefix_clearing_host_bits(s);
   if (!c || c->addr != parse_ip(s.substr(0, s.find('/')))) return std::nullopt;  // host bits were set
   return c;
+}
+
+socklen_t to_sockaddr(const HostPort& hp, sockaddr_storage& ss) {
+  ss = {};
+  if (hp.addr.v6) {
+    auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
+    sa->sin6_family = AF_INET6;
+    sa->sin6_port = htons(hp.port);
+    std::copy(hp.addr.bytes.begin(), hp.addr.bytes.end(), sa->sin6_addr.s6_addr);
+    return sizeof *sa;
+  }
+  auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
+  sa->sin_family = AF_INET;
+  sa->sin_port = htons(hp.port);
+  sa->sin_addr.s_addr = htonl(hp.addr.v4()->value);
+  return sizeof *sa;
 }
 
 std::string to_string(Ipv4 a) { return to_string(IpAddr::from_v4(a)); }

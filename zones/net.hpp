@@ -1,6 +1,8 @@
 // IPv4/IPv6 addresses, host:port pairs and CIDR prefixes as plain values (no sockets here).
 #pragma once
 
+#include <sys/socket.h>
+
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -49,6 +51,10 @@ std::optional<HostPort> parse_host_port(std::string_view s, uint16_t default_por
 std::optional<Cidr> parse_cidr(std::string_view s);
 // The same, but host bits are cleared instead of rejected ("10.0.0.1/8" → 10.0.0.0/8): for "did you mean".
 std::optional<Cidr> parse_prefix_clearing_host_bits(std::string_view s);
+
+// The socket address of `hp` (sockaddr_in or sockaddr_in6 in `ss`); returns its length. A plain data
+// conversion for the socket code of dns/ and proxy/.
+socklen_t to_sockaddr(const HostPort& hp, sockaddr_storage& ss);
 
 std::string to_string(Ipv4 a);
 std::string to_string(const IpAddr& a);

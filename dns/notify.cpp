@@ -1,0 +1,122 @@
+// NOTIFY sender (RFC 1996): one UDP exchange per (secondary, zone), retried with doubling timeouts.
+#include "dns/notify.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <random>
+#include <set>
+
+#include "dns/asio.hpp"
+#include "dns/tsig.hpp"
+#include "dns/wire.hpp"
+#include "zones/records.hpp"
+
+namespace vpced::dns {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+using asio::ip::udp;
+
+std::vector<uint8_t> make_notify(uint16_t id, std::string_view apex) {
+  std::vector<uint8_t> m(kHeaderSize, 0);
+  write_u16(m.data(), id);
+  m[2] = static_cast<uint8_t>((kOpcodeNotify << 3) | kFlagAa);
+  write_u16(m.data() + 4, 1);
+  auto name = name_to_wire(apex);
+  m.insert(m.end(), name.begin(), name.end());
+  m.insert(m.end(), {0, static_cast<uint8_t>(kTypeSoa), 0, static_cast<uint8_t>(kClassIn)});
+  return m;
+}
+
+bool is_notify_ack(std::span<const uint8_t> r, uint16_t id) {
+  return r.size() >= kHeaderSize && read_u16(r.data()) == id && (r[2] & kFlagQr) && ((r[2] >> 3) & 0x0F) == kOpcodeNotify;
+}
+
+std::vector<std::string> changed_apexes(const zones::Snapshot* before, const zones::Snapshot& after) {
+  std::map<std::pair<std::string, std::string>, std::string> old;
+  if (before)
+    for (uint32_t v = 0; v < before->view_count(); ++v)
+      for (const auto& z : before->zones(v)) old[{before->view_name(v), z.apex}] = zones::zone_digest(z);
+  std::set<std::string> seen;
+  std::vector<std::string> out;
+  for (uint32_t v = 0; v < after.view_count(); ++v)
+    for (const auto& z : after.zones(v)) {
+      auto it = old.find({after.view_name(v), z.apex});
+      if (it != old.end() && it->second == zones::zone_digest(z)) continue;
+      if (seen.insert(z.apex).second) out.push_back(z.apex);
+    }
+  return out;
+}
+
+struct Notifier::Impl : std::enable_shared_from_this<Impl> {
+  asio::io_context& ctx;
+  std::function<void(std::string_view)> log;
+  NotifyOptions options;
+  std::mt19937 rng{std::random_device{}()};
+  std::atomic<uint64_t> acked{0}, failed{0};
+
+  Impl(asio::io_context& c, std::function<void(std::string_view)> l, NotifyOptions o)
+      : ctx(c), log(std::move(l)), options(o) {}
+
+  awaitable<void> send(zones::HostPort target, std::string apex) {
+    auto self = shared_from_this();
+    const uint16_t id = static_cast<uint16_t>(rng());
+    const auto msg = make_notify(id, apex);
+    boost::system::error_code ec;
+    udp::socket socket(ctx);
+    const auto addr = asio::ip::make_address(zones::to_string(target.addr), ec);
+    if (ec) co_return;
+    const udp::endpoint to(addr, target.port);
+    socket.open(to.protocol(), ec);
+    if (ec) co_return;
+    asio::steady_timer timer(ctx);
+    std::array<uint8_t, 512> buf;
+    unsigned timeout = options.first_timeout_ms;
+    for (unsigned attempt = 1; attempt <= options.tries; ++attempt, timeout *= 2) {
+      socket.send_to(asio::buffer(msg), to, 0, ec);
+      // Wait for an answer from the target until the timer fires (it closes the wait by cancelling).
+      timer.expires_after(std::chrono::milliseconds(timeout));
+      bool acked_now = false, expired = false;
+      timer.async_wait([&](const boost::system::error_code& e) {
+        if (!e) {
+          expired = true;
+          socket.cancel();
+        }
+      });
+      while (!expired) {
+        udp::endpoint from;
+        size_t n = co_await socket.async_receive_from(asio::buffer(buf), from, asio::redirect_error(use_awaitable, ec));
+        if (ec) break;
+        if (from == to && is_notify_ack(std::span(buf.data(), n), id)) {
+          acked_now = true;
+          break;
+        }
+      }
+      timer.cancel();
+      if (acked_now) {
+        ++acked;
+        co_return;
+      }
+    }
+    ++failed;
+    if (log) log("notify: " + zones::to_string(target) + " did not acknowledge NOTIFY for " + apex + " after " +
+                 std::to_string(options.tries) + " tries");
+  }
+};
+
+Notifier::Notifier(asio::io_context& ctx, std::function<void(std::string_view)> log, NotifyOptions options)
+    : impl_(std::make_shared<Impl>(ctx, std::move(log), options)) {}
+
+Notifier::~Notifier() = default;
+
+void Notifier::notify(const std::vector<zones::HostPort>& targets, const std::vector<std::string>& apexes) {
+  for (const auto& t : targets)
+    for (const auto& a : apexes) asio::co_spawn(impl_->ctx, impl_->send(t, a), asio::detached);
+}
+
+uint64_t Notifier::acknowledged() const { return impl_->acked.load(); }
+uint64_t Notifier::failed() const { return impl_->failed.load(); }
+
+}  // namespace vpced::dns

@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# Zone transfers to real secondaries (docs/secondaries.md): Knot and NSD follow vpced's public zone with TSIG,
+# a second Knot follows vpc-0a000001's private zone with that VPC's key; a config change (the pending endpoint
+# accepted, SIGHUP) reaches every secondary through NOTIFY within seconds; each secondary answers every name of
+# the zone as vpced does; wrong key, no key and a source outside transfer.allow get no records.
+# usage: run.sh VPCED SOURCE_DIR
+. "$(dirname "$(readlink -f "$0")")/../lib.sh"
+
+command -v knotd >/dev/null || die "knotd is not installed (scripts/install-deps.sh: knot)"
+command -v nsd >/dev/null || die "nsd is not installed (scripts/install-deps.sh)"
+
+PRIV=api.orders.example.com
+KNOT_PID=""
+KNOT2_PID=""
+NSD_PID=""
+
+stop_pid() {  # stop_pid NAME PID
+  local pid=$2
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null
+  for _ in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    fail "$1 (pid $pid) still running 5 s after SIGTERM"
+    kill -KILL "$pid" 2>/dev/null
+  fi
+  wait "$pid" 2>/dev/null
+}
+
+on_exit() {
+  local rc=$?
+  stop_pid knotd "$KNOT_PID"
+  stop_pid knotd "$KNOT2_PID"
+  stop_pid nsd "$NSD_PID"
+  if [ "$FAILS" -gt 0 ]; then
+    for f in "$DIR/knot/knot.log" "$DIR/knot2/knot.log" "$DIR/nsd/nsd.log"; do
+      [ -s "$f" ] && { echo "---- $f ----" >&2; tail -n 20 "$f" >&2; }
+    done
+  fi
+  (exit $rc)
+  finish
+}
+trap on_exit EXIT
+
+setup_config
+KNOT_PORT=$(free_port) || die "no free port"
+KNOT2_PORT=$(free_port) || die "no free port"
+NSD_PORT=$(free_port) || die "no free port"
+[ "$KNOT_PORT" != "$KNOT2_PORT" ] && [ "$KNOT_PORT" != "$NSD_PORT" ] && [ "$KNOT2_PORT" != "$NSD_PORT" ] ||
+  die "free_port returned the same port twice"
+PUB_SECRET=$(openssl rand -base64 32)
+VPC_SECRET=$(openssl rand -base64 32)
+# The two formats a secret file may have: BIND's key block (tsig-keygen) and a bare base64 line.
+printf 'key "pub-key" {\n\talgorithm hmac-sha256;\n\tsecret "%s";\n};\n' "$PUB_SECRET" >"$DIR/pub.key"
+echo "$VPC_SECRET" >"$DIR/vpc-a.key"
+chmod 600 "$DIR/pub.key" "$DIR/vpc-a.key"
+
+"$PY" - "$CONF" "$KNOT_PORT" "$NSD_PORT" "$KNOT2_PORT" <<'EOF' || die "cannot edit $CONF"
+import re, sys, tomllib
+conf, k, n, k2 = sys.argv[1:5]
+t = open(conf).read()
+t = re.sub(r'(?m)^secondaries = \[\].*$', f'secondaries = ["127.0.0.1:{k}", "127.0.0.1:{n}", "127.0.0.1:{k2}"]', t)
+t = re.sub(r'(?m)^allow = \[\].*$', 'allow = ["127.0.0.1/32", "127.16.0.53/32"]', t)
+t = re.sub(r'(?m)^keys = \[\].*$', 'keys = [{ name = "pub-key", algorithm = "hmac-sha256", secret_file = "pub.key" },\n'
+           '        { name = "vpc-a-key", algorithm = "hmac-sha256", secret_file = "vpc-a.key", view = "vpc-0a000001" }]', t)
+tomllib.loads(t)
+open(conf, "w").write(t)
+EOF
+
+# The private zone exists once orders' name is verified.
+describe_to "$DIR/describe.json"
+seed_verified orders
+start_vpced
+SERIAL=$(qdig +short "$APEX" SOA | awk '{print $3}')
+check_match "vpced serial" '^[0-9]+$' "$SERIAL"
+check_eq "private zone in vpc-0a000001's view" "NOERROR" "$(dig_status "$(dig +time=2 +tries=1 -b 127.16.0.10 @127.0.0.1 -p "$PORT" $PRIV SOA)")"
+
+# --- refusals: no records without the right key from the right source ----------------------------------------
+out=$(kdig +time=2 +retry=0 @127.0.0.1 -p "$PORT" "$APEX" AXFR 2>&1)
+check_contains "AXFR without key" "REFUSED" "$out"
+check_eq "AXFR without key: no records" "0" "$(grep -c "IN[[:space:]]*A[[:space:]]" <<<"$out")"
+out=$(kdig +time=2 +retry=0 @127.0.0.1 -p "$PORT" -y "hmac-sha256:pub-key:$(openssl rand -base64 32)" "$APEX" AXFR 2>&1)
+check_contains "AXFR with a wrong secret" "BADSIG" "$out"
+check_eq "wrong secret: no records" "0" "$(grep -c "IN[[:space:]]*A[[:space:]]" <<<"$out")"
+out=$(kdig +time=2 +retry=0 @127.0.0.1 -p "$PORT" -y "hmac-sha256:other-key:$PUB_SECRET" "$APEX" AXFR 2>&1)
+check_contains "AXFR with an unknown key" "BADKEY" "$out"
+out=$(kdig +time=2 +retry=0 -b 127.0.0.2 @127.0.0.1 -p "$PORT" -y "hmac-sha256:pub-key:$PUB_SECRET" "$APEX" AXFR 2>&1)
+check_contains "AXFR from outside transfer.allow" "REFUSED" "$out"
+check_eq "outside ACL: no records" "0" "$(grep -c "IN[[:space:]]*A[[:space:]]" <<<"$out")"
+out=$(kdig +time=2 +retry=0 @127.0.0.1 -p "$PORT" -y "hmac-sha256:pub-key:$PUB_SECRET" $PRIV AXFR 2>&1)
+check_contains "private zone with the public key" "REFUSED" "$out"
+out=$(kdig +time=2 +retry=0 @127.0.0.1 -p "$PORT" -y "hmac-sha256:vpc-a-key:$VPC_SECRET" $PRIV AXFR 2>&1)
+check_match "private zone with the VPC's key" "$(re_escape "$PRIV.")[[:space:]]+[0-9]+[[:space:]]+IN[[:space:]]+A" "$out"
+# dig and kdig hide the header of an IXFR answer: a raw UDP query shows TC (retry over TCP).
+tc=$("$PY" - "$PORT" "$APEX" <<'EOF'
+import socket, struct, sys
+port, apex = int(sys.argv[1]), sys.argv[2]
+q = struct.pack(">HHHHHH", 0x1234, 0, 1, 0, 1, 0) + b"".join(bytes([len(l)]) + l.encode() for l in apex.split(".")) + b"\0"
+q += struct.pack(">HH", 251, 1)
+q += b"\xc0\x0c" + struct.pack(">HHIH", 6, 1, 0, 22) + b"\0\0" + struct.pack(">IIIII", 1, 0, 0, 0, 0)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.sendto(q, ("127.0.0.1", port))
+r = s.recv(512)
+print("tc" if r[2] & 0x02 else "no-tc", struct.unpack(">H", r[6:8])[0])
+EOF
+)
+check_eq "IXFR over UDP: TC, no records" "tc 0" "$tc"
+
+# --- secondaries ------------------------------------------------------------------------------------------
+knot_conf() {  # knot_conf DIR PORT KEYNAME SECRET ZONE [SOURCE]
+  mkdir -p "$1/db"
+  cat >"$1/knot.conf" <<EOF
+server:
+    rundir: "$1"
+    listen: 127.0.0.1@$2
+    pidfile: "$1/knot.pid"
+database:
+    storage: "$1/db"
+log:
+  - target: "$1/knot.log"
+    any: info
+key:
+  - id: $3
+    algorithm: hmac-sha256
+    secret: $4
+remote:
+  - id: vpced
+    address: 127.0.0.1@$PORT
+    key: $3
+${6:+    via: $6}
+acl:
+  - id: notify-from-vpced
+    address: 127.0.0.1
+    action: notify
+template:
+  - id: default
+    storage: "$1"
+    zonefile-sync: -1
+zone:
+  - domain: $5
+    master: vpced
+    acl: notify-from-vpced
+EOF
+}
+knot_conf "$DIR/knot" "$KNOT_PORT" pub-key "$PUB_SECRET" "$APEX"
+# The VPC's secondary queries from an address in vpc-0a000001's dns_clients, so that its SOA checks see that
+# VPC's view; the key picks the view's zones for the transfer itself.
+knot_conf "$DIR/knot2" "$KNOT2_PORT" vpc-a-key "$VPC_SECRET" "$PRIV" 127.16.0.53
+mkdir -p "$DIR/nsd"
+cat >"$DIR/nsd/nsd.conf" <<EOF
+server:
+    ip-address: 127.0.0.1@$NSD_PORT
+    do-ip6: no
+    server-count: 1
+    zonesdir: "$DIR/nsd"
+    database: ""
+    pidfile: "$DIR/nsd/nsd.pid"
+    xfrdfile: "$DIR/nsd/xfrd.state"
+    zonelistfile: "$DIR/nsd/zone.list"
+    username: ""
+    chroot: ""
+    logfile: "$DIR/nsd/nsd.log"
+    verbosity: 2
+    rrl-ratelimit: 0
+key:
+    name: "pub-key"
+    algorithm: hmac-sha256
+    secret: "$PUB_SECRET"
+zone:
+    name: "$APEX"
+    zonefile: "$APEX.zone"
+    request-xfr: 127.0.0.1@$PORT pub-key
+    allow-notify: 127.0.0.1 NOKEY
+EOF
+knotd -c "$DIR/knot/knot.conf" 2>>"$DIR/knot/knot.log" &
+KNOT_PID=$!
+knotd -c "$DIR/knot2/knot.conf" 2>>"$DIR/knot2/knot.log" &
+KNOT2_PID=$!
+nsd -d -c "$DIR/nsd/nsd.conf" 2>>"$DIR/nsd/nsd.log" &
+NSD_PID=$!
+
+# wait_serial NAME PORT ZONE SERIAL: polls (≤ ~15 s) until the secondary serves ZONE's SOA with SERIAL.
+wait_serial() {
+  local got=""
+  for _ in $(seq 1 75); do
+    got=$(kdig +time=1 +retry=0 +short @127.0.0.1 -p "$2" "$3" SOA 2>/dev/null | awk '{print $3}')
+    [ "$got" == "$4" ] && { pass; return 0; }
+    sleep 0.2   # poll interval; the loop ends on the first match
+  done
+  fail "$1: $3 SOA serial '$got', expected $4 within ~15 s"
+}
+wait_serial "knot (public)" "$KNOT_PORT" "$APEX" "$SERIAL"
+wait_serial "nsd (public)" "$NSD_PORT" "$APEX" "$SERIAL"
+wait_serial "knot (vpc-0a000001)" "$KNOT2_PORT" "$PRIV" "$SERIAL"
+
+# same_answers NAME PORT ZONE [dig source options]: every A owner of vpced's AXFR of ZONE is answered alike.
+same_answers() {
+  local name=$1 port=$2 zone=$3 key=$4 src=$5 owners o a b bad=0 n=0
+  owners=$(kdig +time=2 +retry=0 @127.0.0.1 -p "$PORT" -y "$key" "$zone" AXFR 2>/dev/null |
+           awk '$4 == "A" {print $1}' | sort -u)
+  [ -n "$owners" ] || { fail "$name: vpced's AXFR of $zone has no A records"; return; }
+  for o in $owners; do
+    n=$((n + 1))
+    a=$(dig +short +time=2 +tries=1 -b "$src" @127.0.0.1 -p "$PORT" "$o" A | sort | paste -sd,)
+    b=$(dig +short +time=2 +tries=1 @127.0.0.1 -p "$port" "$o" A | sort | paste -sd,)
+    [ "$a" == "$b" ] || { bad=1; fail "$name: $o A: vpced '$a', secondary '$b'"; }
+  done
+  [ $bad -eq 0 ] && pass
+  [ "$n" -gt 0 ] || fail "$name: no names compared"
+}
+same_answers "knot (public)" "$KNOT_PORT" "$APEX" "hmac-sha256:pub-key:$PUB_SECRET" 127.0.0.1
+same_answers "nsd (public)" "$NSD_PORT" "$APEX" "hmac-sha256:pub-key:$PUB_SECRET" 127.0.0.1
+same_answers "knot (vpc-0a000001)" "$KNOT2_PORT" "$PRIV" "hmac-sha256:vpc-a-key:$VPC_SECRET" 127.16.0.10
+
+# --- a change: the provider accepts reports-to-orders (pendingAcceptance → available) ------------------------
+sed -i 's/^accepted = \["app-to-orders", "billing-to-orders"\]/accepted = ["app-to-orders", "billing-to-orders", "reports-to-orders"]/' "$CONF"
+grep -q '"reports-to-orders"\]' "$CONF" || die "cannot accept reports-to-orders in $CONF"
+kill -HUP "$PID"
+NEW=""
+for _ in $(seq 1 50); do
+  NEW=$(qdig +short "$APEX" SOA | awk '{print $3}')
+  [ -n "$NEW" ] && [ "$NEW" != "$SERIAL" ] && break
+  sleep 0.2   # poll interval
+done
+check_true "serial grew after the change ($SERIAL → $NEW)" test "${NEW:-0}" -gt "$SERIAL"
+wait_serial "knot (public) after NOTIFY" "$KNOT_PORT" "$APEX" "$NEW"
+wait_serial "nsd (public) after NOTIFY" "$NSD_PORT" "$APEX" "$NEW"
+wait_serial "knot (vpc-0a000001) after NOTIFY" "$KNOT2_PORT" "$PRIV" "$NEW"
+same_answers "knot (public) after the change" "$KNOT_PORT" "$APEX" "hmac-sha256:pub-key:$PUB_SECRET" 127.0.0.1
+same_answers "nsd (public) after the change" "$NSD_PORT" "$APEX" "hmac-sha256:pub-key:$PUB_SECRET" 127.0.0.1
+check_contains "knot asked IXFR and got it" "IXFR, incoming" "$(cat "$DIR/knot/knot.log")"
+grep -q "NOTIFY\|notify, incoming" "$DIR/knot/knot.log" && pass || fail "knot logged no incoming NOTIFY"
+
+# --- IXFR after one change carries only that change ------------------------------------------------------
+out=$(kdig +time=2 +retry=0 @127.0.0.1 -p "$PORT" -y "hmac-sha256:pub-key:$PUB_SECRET" "$APEX" IXFR="$SERIAL" 2>&1)
+nsoa=$(grep -c "IN[[:space:]]*SOA" <<<"$out")
+check_eq "IXFR from the previous serial: 4 SOAs (new, old, new, new)" "4" "$nsoa"
+added=$(awk '$4 == "A"' <<<"$out" | wc -l)
+total=$(kdig +time=2 +retry=0 @127.0.0.1 -p "$PORT" -y "hmac-sha256:pub-key:$PUB_SECRET" "$APEX" AXFR 2>&1 | awk '$4 == "A"' | wc -l)
+check_true "IXFR carries fewer A records ($added) than the zone ($total)" test "$added" -gt 0 -a "$added" -lt "$total"
+out=$(kdig +time=2 +retry=0 @127.0.0.1 -p "$PORT" -y "hmac-sha256:pub-key:$PUB_SECRET" "$APEX" IXFR=12345 2>&1)
+check_eq "IXFR from an unknown serial falls back to the whole zone" "$total" "$(awk '$4 == "A"' <<<"$out" | wc -l)"

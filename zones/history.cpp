@@ -1,0 +1,57 @@
+// Zone history for IXFR: the difference between consecutive versions of every zone, last `depth` serials.
+#include "zones/history.hpp"
+
+#include <algorithm>
+#include <iterator>
+
+#include "zones/snapshot.hpp"
+
+namespace vpced::zones {
+
+void ZoneHistory::record(const Snapshot& snap) {
+  std::map<ZoneKey, std::vector<Record>> next;
+  for (uint32_t v = 0; v < snap.view_count(); ++v)
+    for (const auto& z : snap.zones(v)) {
+      auto recs = z.records;
+      std::sort(recs.begin() + (recs.empty() ? 0 : 1), recs.end());  // SOA stays first
+      next[{snap.view_name(v), z.apex}] = std::move(recs);
+    }
+  if (have_ && snap.serial() == serial_) {
+    current_ = std::move(next);
+    return;
+  }
+  if (have_) {
+    Step step{serial_, snap.serial(), {}};
+    for (const auto& [key, recs] : next) {
+      auto old = current_.find(key);
+      if (old == current_.end() || old->second.empty() || recs.empty()) continue;  // new zone: no delta
+      ZoneDelta d{old->second.front(), recs.front(), {}, {}};
+      std::set_difference(old->second.begin() + 1, old->second.end(), recs.begin() + 1, recs.end(),
+                          std::back_inserter(d.removed));
+      std::set_difference(recs.begin() + 1, recs.end(), old->second.begin() + 1, old->second.end(),
+                          std::back_inserter(d.added));
+      step.zones.emplace(key, std::move(d));
+    }
+    steps_.push_back(std::move(step));
+    while (steps_.size() > depth_) steps_.pop_front();
+  }
+  have_ = true;
+  serial_ = snap.serial();
+  current_ = std::move(next);
+}
+
+std::optional<std::vector<ZoneDelta>> ZoneHistory::since(const ZoneKey& zone, uint32_t serial) const {
+  if (!have_) return std::nullopt;
+  if (serial == serial_) return std::vector<ZoneDelta>{};
+  auto it = std::find_if(steps_.begin(), steps_.end(), [&](const Step& s) { return s.from == serial; });
+  if (it == steps_.end()) return std::nullopt;
+  std::vector<ZoneDelta> out;
+  for (; it != steps_.end(); ++it) {
+    auto z = it->zones.find(zone);
+    if (z == it->zones.end()) return std::nullopt;
+    out.push_back(z->second);
+  }
+  return out;
+}
+
+}  // namespace vpced::zones
