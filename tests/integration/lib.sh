@@ -230,6 +230,18 @@ start_vpced() {
   die "vpced did not answer $APEX SOA on 127.0.0.1:$PORT within ~10 s"
 }
 
+# Waits (at most ~10 s) until $PID answers the apex SOA over UDP; for scripts that start vpced themselves.
+wait_answering() {
+  local answer
+  for _ in $(seq 1 50); do
+    answer=$(dig +short +time=1 +tries=1 @127.0.0.1 -p "$PORT" "$APEX" SOA 2>/dev/null)
+    if [ -n "$answer" ] && [[ "$answer" != ";;"* ]]; then return 0; fi
+    sleep 0.2  # poll interval of the readiness loop
+  done
+  fail "vpced did not answer $APEX SOA on 127.0.0.1:$PORT within ~10 s"
+  return 1
+}
+
 # SIGTERM stops vpced (design §8); it must exit 0 within ~5 s, else it is killed and that is a failure.
 stop_vpced() {
   [ -n "$PID" ] || return 0

@@ -16,10 +16,7 @@ stop_vpced
 # With --query-log, each query is one log line.
 "$VPCED" run -c "$CONF" --query-log 2>"$LOG" &
 PID=$!
-for _ in $(seq 1 50); do
-  [ -n "$(dig +short +time=1 +tries=1 @127.0.0.1 -p "$PORT" "$APEX" SOA 2>/dev/null)" ] && break
-  sleep 0.2
-done
+wait_answering
 qdig "$APEX" NS >/dev/null
 check_match "query log line" "query from 127\.0\.0\.1 udp $(re_escape "$APEX")\. type 2 view public rcode 0" "$(cat "$LOG")"
 stop_vpced
@@ -27,10 +24,7 @@ stop_vpced
 # --log-level warn drops info lines (start-up summary, reloads) and keeps warnings and errors.
 "$VPCED" run -c "$CONF" --log-level warn 2>"$LOG" &
 PID=$!
-for _ in $(seq 1 50); do
-  [ -n "$(dig +short +time=1 +tries=1 @127.0.0.1 -p "$PORT" "$APEX" SOA 2>/dev/null)" ] && break
-  sleep 0.2
-done
+wait_answering
 sed -i 's/^ttl = .*/ttl = "broken"/' "$CONF"
 kill -HUP "$PID"
 for _ in $(seq 1 50); do

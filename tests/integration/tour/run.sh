@@ -40,8 +40,8 @@ setsid bash scripts/demo.sh build conf/example.toml >"$T/demo.log" 2>&1 &
 DEMO=$!
 ready=""
 for _ in $(seq 1 75); do
-  if [ -n "$(dig +short +time=1 +tries=1 @127.0.0.1 -p 5300 us-east-1.vpce.amazonaws.com SOA 2>/dev/null)" ] &&
-     [ -n "$(dig +short +time=1 +tries=1 @127.0.0.1 -p 5399 example.com SOA 2>/dev/null)" ]; then
+  if dig +short +time=1 +tries=1 @127.0.0.1 -p 5300 us-east-1.vpce.amazonaws.com SOA 2>/dev/null | grep -q "^ns1\." &&
+     dig +short +time=1 +tries=1 @127.0.0.1 -p 5399 example.com SOA 2>/dev/null | grep -q "^ns1\."; then
     ready=1
     break
   fi
