@@ -230,6 +230,23 @@ start_vpced() {
   die "vpced did not answer $APEX SOA on 127.0.0.1:$PORT within ~10 s"
 }
 
+# stop_by_pid NAME PID: SIGTERM, then SIGKILL (a failure) if it is still there after ~5 s; reaps it.
+# Every peer a test starts (NSD, Knot, unbound, helpers) is stopped this way, by its own pid.
+stop_by_pid() {
+  local name=$1 pid=$2
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null
+  for _ in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    fail "$name (pid $pid) still running 5 s after SIGTERM; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null
+  fi
+  wait "$pid" 2>/dev/null
+}
+
 # Waits (at most ~10 s) until $PID answers the apex SOA over UDP; for scripts that start vpced themselves.
 wait_answering() {
   local answer

@@ -20,26 +20,11 @@ UB_PID=""
 
 command -v unbound >/dev/null || die "unbound is not installed (scripts/install-deps.sh)"
 
-stop_pid() {  # stop_pid PID NAME
-  local pid=$1
-  [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null
-  for _ in $(seq 1 50); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    fail "$2 (pid $pid) still running 5 s after SIGTERM; sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null
-  fi
-  wait "$pid" 2>/dev/null
-}
-
 on_exit() {
   local rc=$? u
-  stop_pid "$UA_PID" "unbound A"
+  stop_by_pid "unbound A" "$UA_PID"
   UA_PID=""
-  stop_pid "$UB_PID" "unbound B"
+  stop_by_pid "unbound B" "$UB_PID"
   UB_PID=""
   if [ "$FAILS" -gt 0 ]; then
     for u in a b; do

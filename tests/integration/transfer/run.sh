@@ -14,26 +14,11 @@ KNOT_PID=""
 KNOT2_PID=""
 NSD_PID=""
 
-stop_pid() {  # stop_pid NAME PID
-  local pid=$2
-  [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null
-  for _ in $(seq 1 50); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    fail "$1 (pid $pid) still running 5 s after SIGTERM"
-    kill -KILL "$pid" 2>/dev/null
-  fi
-  wait "$pid" 2>/dev/null
-}
-
 on_exit() {
   local rc=$?
-  stop_pid knotd "$KNOT_PID"
-  stop_pid knotd "$KNOT2_PID"
-  stop_pid nsd "$NSD_PID"
+  stop_by_pid knotd "$KNOT_PID"
+  stop_by_pid knotd "$KNOT2_PID"
+  stop_by_pid nsd "$NSD_PID"
   if [ "$FAILS" -gt 0 ]; then
     for f in "$DIR/knot/knot.log" "$DIR/knot2/knot.log" "$DIR/nsd/nsd.log"; do
       [ -s "$f" ] && { echo "---- $f ----" >&2; tail -n 20 "$f" >&2; }

@@ -115,20 +115,11 @@ nsd_reload() {
 
 # nsd_stop NAME: SIGTERM, then SIGKILL after 5 s (a failure).
 nsd_stop() {
-  local name=$1 pid i
+  local name=$1 pid
   pid=${NSD_PID[$name]:-}
   [ -n "$pid" ] || return 0
   NSD_PID[$name]=""
-  kill -TERM "$pid" 2>/dev/null
-  for i in $(seq 1 50); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    fail "nsd $name (pid $pid) still running 5 s after SIGTERM; sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null
-  fi
-  wait "$pid" 2>/dev/null
+  stop_by_pid "nsd $name" "$pid"
 }
 
 nsd_stop_all() {

@@ -24,16 +24,7 @@ stop_nsd() {
   [ -n "$NSD_PID" ] || return 0
   local pid=$NSD_PID
   NSD_PID=""
-  kill -TERM "$pid" 2>/dev/null
-  for _ in $(seq 1 50); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    fail "nsd (pid $pid) still running 5 s after SIGTERM; sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null
-  fi
-  wait "$pid" 2>/dev/null
+  stop_by_pid nsd "$pid"
 }
 
 on_exit() {
