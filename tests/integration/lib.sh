@@ -26,6 +26,7 @@ LOG="$DIR/vpced.log"
 PID=""
 PORT=""
 APEX=""
+ADMIN=""
 TTL=""
 CHECKS=0
 FAILS=0
@@ -204,6 +205,7 @@ print(apex.lower(), cfg["server"].get("ttl", 60))
 EOF
   ) || die "cannot prepare $CONF from conf/example.toml"
   read -r APEX TTL <<<"$out"
+  ADMIN="127.0.0.1:$admin"
 }
 
 # --- vpced -----------------------------------------------------------------------------------------------
@@ -228,6 +230,20 @@ start_vpced() {
     sleep 0.2
   done
   die "vpced did not answer $APEX SOA on 127.0.0.1:$PORT within ~10 s"
+}
+
+# The admin API of the vpced under test ($ADMIN, set by setup_config).
+api() {  # api METHOD PATH -> prints "STATUS BODY"
+  "$PY" - "$ADMIN" "$1" "$2" <<'PYEOF'
+import sys, urllib.request, urllib.error
+admin, method, path = sys.argv[1:4]
+req = urllib.request.Request("http://" + admin + path, method=method, data=b"" if method == "POST" else None)
+try:
+    with urllib.request.urlopen(req, timeout=10) as r:
+        print(r.status, r.read().decode().replace("\n", " "))
+except urllib.error.HTTPError as e:
+    print(e.code, e.read().decode().replace("\n", " "))
+PYEOF
 }
 
 # stop_by_pid NAME PID: SIGTERM, then SIGKILL (a failure) if it is still there after ~5 s; reaps it.

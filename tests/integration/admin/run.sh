@@ -5,7 +5,6 @@
 . "$(dirname "$(readlink -f "$0")")/../lib.sh"
 
 setup_config
-ADMIN=$(sed -n 's/^admin_listen = "\(.*\)"/\1/p' "$CONF")
 check_match "admin address in the test config" '^127\.0\.0\.1:[0-9]+$' "$ADMIN"
 start_vpced
 describe_to "$DIR/describe.json"

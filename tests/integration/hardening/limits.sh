@@ -6,7 +6,6 @@
 . "$(dirname "$(readlink -f "$0")")/../lib.sh"
 
 setup_config
-ADMIN=$(sed -n 's/^admin_listen = "\(.*\)"/\1/p' "$CONF")
 
 { cat "$CONF"; head -c $((5 * 1024 * 1024)) /dev/zero | tr '\0' '#'; } >"$DIR/big.toml"
 out=$(timeout 20 "$VPCED" check -c "$DIR/big.toml" 2>&1)

@@ -7,21 +7,7 @@
 . "$(dirname "$(readlink -f "$0")")/../lib.sh"
 
 setup_config
-ADMIN=$(sed -n 's/^admin_listen = "\(.*\)"/\1/p' "$CONF")
 start_vpced
-
-api() {  # api METHOD PATH -> prints "STATUS BODY"
-  "$PY" - "$ADMIN" "$1" "$2" <<'PYEOF'
-import sys, urllib.request, urllib.error
-admin, method, path = sys.argv[1:4]
-req = urllib.request.Request("http://" + admin + path, method=method, data=b"" if method == "POST" else None)
-try:
-    with urllib.request.urlopen(req, timeout=10) as r:
-        print(r.status, r.read().decode().replace("\n", " "))
-except urllib.error.HTTPError as e:
-    print(e.code, e.read().decode().replace("\n", " "))
-PYEOF
-}
 
 # Two variants of the config: B also accepts reports-to-orders (its names appear), A does not.
 cp "$CONF" "$DIR/a.toml"

@@ -23,20 +23,6 @@ LPORT=$(free_port_on "$LADDR") || die "no free port on $LADDR"
 "$PY" "$HERE/edit_config.py" "$CONF" --vpc-listen vpc-0a000001 "$LADDR:$LPORT" --trust-ecs 127.0.0.1/32 --wild ||
   die "cannot edit $CONF"
 out=$("$VPCED" check -c "$CONF" 2>&1) || die "vpced check rejects the test config: $out"
-ADMIN=$(sed -n 's/^admin_listen = "\(.*\)"/\1/p' "$CONF")
-
-api() {  # api METHOD PATH -> prints "STATUS BODY"
-  "$PY" - "$ADMIN" "$1" "$2" <<'PYEOF'
-import sys, urllib.request, urllib.error
-admin, method, path = sys.argv[1:4]
-req = urllib.request.Request("http://" + admin + path, method=method, data=b"" if method == "POST" else None)
-try:
-    with urllib.request.urlopen(req, timeout=10) as r:
-        print(r.status, r.read().decode().replace("\n", " "))
-except urllib.error.HTTPError as e:
-    print(e.code, e.read().decode().replace("\n", " "))
-PYEOF
-}
 
 reload_api() {  # reload_api WHY: POST /v1/reload must succeed
   local out
