@@ -7,6 +7,7 @@
 #include <ctime>
 #include <algorithm>
 #include <map>
+#include <thread>
 
 #include "cmd/admin.hpp"
 #include "cmd/explain.hpp"
@@ -264,7 +265,9 @@ int Daemon::run() {
       d.rebuild("a target health change");
     });
   };
-  d.relay = std::make_unique<proxy::Relay>(proxy::RelayOptions{}, callbacks);
+  proxy::RelayOptions ro;
+  ro.threads = d.options.relay_threads ? d.options.relay_threads : std::max(1u, std::thread::hardware_concurrency());
+  d.relay = std::make_unique<proxy::Relay>(ro, callbacks);
   d.relay->start();
   d.notifier = std::make_unique<dns::Notifier>(d.ctx, [](std::string_view line) { log(Level::Warn, line); });
   d.publish(snap);

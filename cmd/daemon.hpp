@@ -17,7 +17,8 @@ namespace vpced::cmd {
 
 struct DaemonOptions {
   std::string config;
-  unsigned threads = 0;
+  unsigned threads = 0;        // DNS workers; 0 = one per CPU
+  unsigned relay_threads = 0;  // relay io threads; 0 = one per CPU
   bool query_log = false;
 };
 

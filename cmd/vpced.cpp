@@ -19,7 +19,8 @@ namespace {
 using namespace vpced;
 
 constexpr const char* kUsage = R"(usage:
-  vpced run -c FILE [--log-format text|json] [--log-level info|warn|error] [--threads N] [--query-log]
+  vpced run -c FILE [--log-format text|json] [--log-level info|warn|error] [--threads N] [--relay-threads N]
+            [--query-log]
   vpced check -c FILE
   vpced zone -c FILE [--view VPC-ID]
   vpced describe -c FILE [--json]
@@ -33,6 +34,7 @@ struct Args {
   cmd::LogFormat log_format = cmd::LogFormat::Text;
   cmd::Level log_level = cmd::Level::Info;
   unsigned threads = 0;
+  unsigned relay_threads = 0;
   bool query_log = false;
 };
 
@@ -72,6 +74,10 @@ std::optional<Args> parse_args(int argc, char** argv) {
       auto v = value();
       if (!v) return std::nullopt;
       a.threads = static_cast<unsigned>(std::stoul(*v));
+    } else if (arg == "--relay-threads" && a.command == "run") {
+      auto v = value();
+      if (!v) return std::nullopt;
+      a.relay_threads = static_cast<unsigned>(std::stoul(*v));
     } else {
       std::cerr << "vpced: unknown argument '" << arg << "'\n";
       return std::nullopt;
@@ -155,7 +161,7 @@ int cmd_describe(const Args& a) {
 int cmd_run(const Args& a) {
   cmd::set_log_format(a.log_format);
   cmd::set_log_level(a.log_level);
-  cmd::Daemon daemon({a.config, a.threads, a.query_log});
+  cmd::Daemon daemon({a.config, a.threads, a.relay_threads, a.query_log});
   return daemon.run();
 }
 

@@ -508,7 +508,6 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
   std::vector<std::string> errors;
   if (d.stopped || !snapshot) return errors;
   const zones::Model& m = snapshot->model();
-  const RelayOptions& o = d.options;
 
   struct Wanted {
     std::string az;
@@ -530,8 +529,8 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
       st->name = sc.name;
       st->cross_zone = lb.cross_zone;
       st->proxy_protocol_v2 = lb.proxy_protocol_v2;
-      st->idle_timeout = o.idle_timeout_ms ? milliseconds(o.idle_timeout_ms) : milliseconds(lb.idle_timeout);
-      st->connect_timeout = o.connect_timeout_ms ? milliseconds(o.connect_timeout_ms) : milliseconds(lb.connect_timeout);
+      st->idle_timeout = milliseconds(lb.idle_timeout);
+      st->connect_timeout = milliseconds(lb.connect_timeout);
       st->max_connections = lb.max_connections_per_target;
       for (const auto& t : lb.targets) {
         auto key = std::make_pair(sc.name, t.address);
@@ -552,8 +551,8 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
         HealthCheckSpec spec;
         spec.service = sc.name;
         spec.target = t.address;
-        spec.interval = o.health_interval_ms ? milliseconds(o.health_interval_ms) : milliseconds(lb.health_check.interval);
-        spec.timeout = o.health_timeout_ms ? milliseconds(o.health_timeout_ms) : milliseconds(lb.health_check.timeout);
+        spec.interval = milliseconds(lb.health_check.interval);
+        spec.timeout = milliseconds(lb.health_check.timeout);
         spec.timeout = std::min(spec.timeout, spec.interval);
         spec.thresholds = {lb.health_check.healthy_threshold, lb.health_check.unhealthy_threshold};
         spec.proxy_protocol_v2 = lb.proxy_protocol_v2;

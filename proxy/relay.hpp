@@ -27,12 +27,6 @@ struct RelayOptions {
   size_t buffer_size = 16384;        // bytes per direction per connection (fixed, allocated once)
   unsigned drain_timeout_ms = 2000;  // stop(): how long open connections may go on before they are reset
   unsigned accept_backoff_ms = 100;  // accept errors (EMFILE…) pause the listener instead of spinning
-  // Test hooks: when nonzero they replace the config's values for every service. The config floors
-  // idle_timeout at 60 s and the health-check interval at 5 s, too slow for tests.
-  unsigned idle_timeout_ms = 0;
-  unsigned connect_timeout_ms = 0;
-  unsigned health_interval_ms = 0;
-  unsigned health_timeout_ms = 0;
 };
 
 struct RelayCallbacks {
