@@ -255,12 +255,12 @@ int Daemon::run() {
     return 1;
   }
   proxy::RelayCallbacks callbacks;
-  callbacks.log = [](std::string_view line) { log(Level::Warn, "relay: " + std::string(line)); };
+  callbacks.log = [](std::string_view line) { log(Level::Warn, line); };  // lines start with "relay: "
   callbacks.health_changed = [&d](const std::string& service, const zones::HostPort& target, bool healthy) {
     // On a relay thread: the rebuild belongs to the control thread.
     asio::post(d.ctx, [&d, service, target, healthy] {
-      log(Level::Info, "health: target " + zones::to_string(target) + " of service '" + service + "' is " +
-                           (healthy ? "healthy" : "unhealthy"));
+      log(healthy ? Level::Info : Level::Warn, "health: target " + zones::to_string(target) + " of service '" +
+                                                   service + "' is " + (healthy ? "healthy" : "unhealthy"));
       d.runtime.unhealthy_targets = d.relay->unhealthy_targets();
       d.rebuild("a target health change");
     });

@@ -471,8 +471,7 @@ struct Relay::Impl {
       if (it == target_stats.end()) return;  // no longer configured
       it->second->healthy.store(healthy, std::memory_order_relaxed);
     }
-    log("relay: target " + zones::to_string(target) + " of service " + service + " is now " +
-        (healthy ? "healthy" : "unhealthy"));
+    // The callback's owner logs the change (with its own context, e.g. the republished snapshot).
     if (callbacks.health_changed) callbacks.health_changed(service, target, healthy);
   }
 };
