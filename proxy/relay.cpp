@@ -2,13 +2,17 @@
 #include "proxy/relay.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <future>
 #include <map>
 #include <mutex>
@@ -44,16 +48,19 @@ namespace {
 
 constexpr size_t kRelayErrors = 3;
 
-zones::IpAddr from_asio(const asio::ip::address& a) {
-  if (a.is_v6() && a.to_v6().is_v4_mapped()) return zones::IpAddr::from_v4({a.to_v6().to_v4().to_uint()});
-  if (a.is_v6()) {
-    zones::IpAddr r;
-    r.v6 = true;
-    auto b = a.to_v6().to_bytes();
-    std::copy(b.begin(), b.end(), r.bytes.begin());
-    return r;
+zones::HostPort peer_of(const sockaddr_storage& ss) {
+  zones::HostPort hp;
+  if (ss.ss_family == AF_INET6) {
+    const auto& a = reinterpret_cast<const sockaddr_in6&>(ss);
+    hp.addr.v6 = true;
+    std::memcpy(hp.addr.bytes.data(), &a.sin6_addr, 16);
+    hp.port = ntohs(a.sin6_port);
+  } else {
+    const auto& a = reinterpret_cast<const sockaddr_in&>(ss);
+    hp.addr = zones::IpAddr::from_v4({ntohl(a.sin_addr.s_addr)});
+    hp.port = ntohs(a.sin_port);
   }
-  return zones::IpAddr::from_v4({a.to_v4().to_uint()});
+  return hp;
 }
 
 tcp::endpoint to_endpoint(const zones::HostPort& hp) {
@@ -99,6 +106,8 @@ int open_listener(const zones::HostPort& hp) {
   if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) fail("SO_REUSEADDR");
   if (::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) fail("SO_REUSEPORT");
   if (family == AF_INET6 && ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) fail("IPV6_V6ONLY");
+  // Accepted sockets inherit TCP_NODELAY: one setsockopt per listener instead of one per connection.
+  if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) fail("TCP_NODELAY");
   sockaddr_storage ss;
   socklen_t len = zones::to_sockaddr(hp, ss);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) fail("bind");
@@ -164,18 +173,77 @@ struct EndpointTable {
 };
 
 struct Conn;
-// A worker's open connections; shared with each connection so that a connection freed during io_context
-// teardown never touches a destroyed worker.
-struct ConnSet {
-  std::set<Conn*> all;
+
+// A pipe for splice(2): data moves socket → pipe → socket inside the kernel. Empty pipes are pooled.
+struct Pipe {
+  int r = -1, w = -1;
 };
 
-// One relayed connection: the consumer's socket, the target's, the idle and connect timers and both buffers.
+// A worker's open connections and its pools of idle buffers and empty pipes; shared with each connection so
+// that a connection freed during io_context teardown never touches a destroyed worker. A connection holds a
+// buffer or a pipe only while bytes are in flight: an idle connection costs its two sockets and little else.
+struct ConnSet {
+  std::set<Conn*> all;
+  size_t buffer_size = 16384;
+  std::vector<std::unique_ptr<uint8_t[]>> buffers;
+  std::vector<Pipe> pipes;
+  static constexpr size_t kPoolMax = 64;  // per worker: at most 128 fds of idle pipes
+
+  ~ConnSet() {
+    for (const Pipe& p : pipes) {
+      ::close(p.r);
+      ::close(p.w);
+    }
+  }
+  std::unique_ptr<uint8_t[]> take_buffer() {
+    if (buffers.empty()) return std::unique_ptr<uint8_t[]>(new uint8_t[buffer_size]);
+    auto b = std::move(buffers.back());
+    buffers.pop_back();
+    return b;
+  }
+  void give_buffer(std::unique_ptr<uint8_t[]> b) {
+    if (b && buffers.size() < kPoolMax) buffers.push_back(std::move(b));
+  }
+  bool take_pipe(Pipe& out) {
+    if (!pipes.empty()) {
+      out = pipes.back();
+      pipes.pop_back();
+      return true;
+    }
+    int fds[2];
+    if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return false;  // EMFILE…: the caller copies instead
+    out = {fds[0], fds[1]};
+    return true;
+  }
+  void give_pipe(Pipe p, bool empty) {
+    if (p.r < 0) return;
+    if (empty && pipes.size() < kPoolMax) {
+      pipes.push_back(p);
+      return;
+    }
+    ::close(p.r);
+    ::close(p.w);
+  }
+};
+
+// One direction of a connection: bytes read from one socket and not yet written to the other, either in a
+// pooled buffer [begin, end) or in a pooled pipe (`in_pipe` bytes).
+struct Flow {
+  std::unique_ptr<uint8_t[]> buffer;
+  size_t begin = 0, end = 0;
+  Pipe pipe;
+  size_t in_pipe = 0;
+  bool done = false;  // EOF seen and passed on (shutdown of the other side's send direction)
+};
+
+// One relayed connection: the consumer's socket, the target's, the idle and connect timers, both flows.
 struct Conn {
-  Conn(asio::io_context& ctx, tcp::socket c, size_t buffer_size)
-      : client(std::move(c)), target(ctx), idle(ctx), connect_timer(ctx),
-        buffer(new uint8_t[2 * buffer_size]), buffer_size(buffer_size) {}
+  Conn(asio::io_context& ctx, tcp::socket c) : client(std::move(c)), target(ctx), idle(ctx), connect_timer(ctx) {}
   ~Conn() {
+    for (Flow& f : flows) {
+      set->give_buffer(std::move(f.buffer));
+      set->give_pipe(f.pipe, f.in_pipe == 0);
+    }
     set->all.erase(this);
     if (target_stats) target_stats->active.fetch_sub(1, std::memory_order_relaxed);
     endpoint->stats->active.fetch_sub(1, std::memory_order_relaxed);
@@ -185,8 +253,7 @@ struct Conn {
   tcp::socket target;
   asio::steady_timer idle;
   asio::steady_timer connect_timer;
-  std::unique_ptr<uint8_t[]> buffer;
-  size_t buffer_size;
+  Flow flows[2];  // [0] consumer → target, [1] target → consumer
   std::shared_ptr<ConnSet> set;
   std::shared_ptr<const EndpointTable> endpoint;
   std::shared_ptr<TargetStats> target_stats;  // set once connected (holds one `active` slot)
@@ -197,7 +264,10 @@ struct Conn {
   uint64_t attempt = 0;
   bool timed_out = false;
   bool closed = false;  // reset: by idle timeout, an error, or the endpoint going away
-  int open_pumps = 0;
+  zones::HostPort peer;   // the consumer, from accept4()
+  zones::HostPort local;  // the listener's ENI address and port
+  bool splice = true;
+  int open_flows = 0;
 };
 
 // RST on both sides: SO_LINGER 0 then close (NLB: an expired flow answers the next packet with a reset).
@@ -286,36 +356,105 @@ struct Relay::Impl {
     co_return true;
   }
 
-  // Copies one direction with a fixed buffer. EOF half-closes the other side (shutdown of its send
-  // direction) and leaves the opposite direction running; any error resets both sides.
-  static awaitable<void> pump(std::shared_ptr<Conn> c, bool to_target) {
-    tcp::socket& from = to_target ? c->client : c->target;
-    tcp::socket& to = to_target ? c->target : c->client;
-    uint8_t* buf = c->buffer.get() + (to_target ? 0 : c->buffer_size);
-    std::atomic<uint64_t>& bytes = to_target ? c->endpoint->stats->to_target : c->endpoint->stats->to_client;
-    boost::system::error_code ec;
-    for (;;) {
-      size_t n = co_await from.async_read_some(asio::buffer(buf, c->buffer_size), asio::redirect_error(use_awaitable, ec));
-      if (ec) {
-        if (ec == asio::error::eof && !c->closed) {
-          boost::system::error_code ignored;
-          to.shutdown(tcp::socket::shutdown_send, ignored);
-        } else {
-          abort_conn(*c);  // a reset, the idle timeout or the endpoint closing: reset the other side too
-        }
-        break;
-      }
-      c->last_activity = Clock::now();
-      co_await asio::async_write(to, asio::buffer(buf, n), asio::redirect_error(use_awaitable, ec));
-      if (ec) {
-        abort_conn(*c);
-        break;
-      }
-      add(bytes, uint64_t{n});
-      c->last_activity = Clock::now();
+  // --- the two flows of a connection, driven by readiness callbacks (no buffer held while waiting) ----------
+  //
+  // A flow waits until its source is readable, then moves what is there: with splice(2) through a pooled
+  // pipe (the bytes stay in the kernel), or, when no pipe can be had, through a pooled buffer. What the
+  // destination does not take at once waits for it to become writable, and the source is not read
+  // meanwhile (back-pressure). EOF is passed on as a half-close of the destination; an error resets both.
+
+  static constexpr size_t kSpliceChunk = 1 << 16;
+  static constexpr int kBurst = 16;  // transfers per wake-up before yielding to other connections
+
+  static int fd_of(tcp::socket& s) { return s.native_handle(); }
+
+  // Waits for a new readiness edge of the flow's source. Asio's epoll reactor does not remember an edge that
+  // came while no operation waited, so this is only called once the source returned EAGAIN (or, after the
+  // PROXY header, was drained by a short read); a flow that may hold unread bytes calls move() instead.
+  static void arm_read(const std::shared_ptr<Conn>& c, int i) {
+    tcp::socket& from = i == 0 ? c->client : c->target;
+    from.async_wait(tcp::socket::wait_read, [c, i](const boost::system::error_code& ec) {
+      if (ec || c->closed) return;
+      move(c, i);
+    });
+  }
+
+  static void arm_write(const std::shared_ptr<Conn>& c, int i) {
+    tcp::socket& to = i == 0 ? c->target : c->client;
+    to.async_wait(tcp::socket::wait_write, [c, i](const boost::system::error_code& ec) {
+      if (ec || c->closed) return;
+      int r = flush(*c, i);
+      if (r < 0) return abort_conn(*c);
+      if (r > 0) return arm_write(c, i);
+      move(c, i);
+    });
+  }
+
+  // Writes what the flow holds: 0 drained, 1 the destination is full, -1 an error.
+  static int flush(Conn& c, int i) {
+    Flow& f = c.flows[i];
+    const int to = fd_of(i == 0 ? c.target : c.client);
+    while (f.in_pipe > 0) {
+      ssize_t n = ::splice(f.pipe.r, nullptr, to, nullptr, f.in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n < 0) return errno == EAGAIN ? 1 : -1;
+      f.in_pipe -= static_cast<size_t>(n);
     }
-    if (--c->open_pumps == 0) {
-      // Both directions saw EOF: both FINs went through, close quietly.
+    while (f.begin < f.end) {
+      ssize_t n = ::send(to, f.buffer.get() + f.begin, f.end - f.begin, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0) return errno == EAGAIN ? 1 : -1;
+      f.begin += static_cast<size_t>(n);
+    }
+    return 0;
+  }
+
+  // The source of flow i is readable (or was): move bytes until it would block, the destination fills up,
+  // EOF, an error, or kBurst transfers.
+  static void move(const std::shared_ptr<Conn>& c, int i) {
+    Flow& f = c->flows[i];
+    const int from = fd_of(i == 0 ? c->client : c->target);
+    std::atomic<uint64_t>& bytes = i == 0 ? c->endpoint->stats->to_target : c->endpoint->stats->to_client;
+    for (int burst = 0; burst < kBurst; ++burst) {
+      ssize_t n;
+      if (c->splice && (f.pipe.r >= 0 || c->set->take_pipe(f.pipe))) {
+        n = ::splice(from, nullptr, f.pipe.w, nullptr, kSpliceChunk, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n > 0) f.in_pipe = static_cast<size_t>(n);
+      } else {
+        if (!f.buffer) f.buffer = c->set->take_buffer();
+        n = ::recv(from, f.buffer.get(), c->set->buffer_size, MSG_DONTWAIT);
+        if (n > 0) f.begin = 0, f.end = static_cast<size_t>(n);
+      }
+      if (n < 0 && errno == EAGAIN) break;
+      if (n < 0) return abort_conn(*c);  // a reset: reset the other side too
+      if (n == 0) return end_of_flow(c, i);
+      add(bytes, static_cast<uint64_t>(n));
+      c->last_activity = Clock::now();
+      int r = flush(*c, i);
+      if (r < 0) return abort_conn(*c);
+      if (r > 0) return arm_write(c, i);
+      if (burst + 1 == kBurst) {
+        // The source may still hold bytes, and Asio's wait completes only on a new readiness edge: go on
+        // after the other ready handlers instead of waiting.
+        asio::post(c->client.get_executor(), [c, i] {
+          if (!c->closed) move(c, i);
+        });
+        return;
+      }
+    }
+    // Drained: give the buffer and pipe back while the flow waits (an idle connection holds neither).
+    c->set->give_buffer(std::move(f.buffer));
+    f.begin = f.end = 0;
+    c->set->give_pipe(f.pipe, true);
+    f.pipe = {};
+    arm_read(c, i);
+  }
+
+  // EOF from the source: half-close the destination and let the other flow go on. When both flows ended,
+  // both FINs went through: close quietly.
+  static void end_of_flow(const std::shared_ptr<Conn>& c, int i) {
+    Flow& f = c->flows[i];
+    f.done = true;
+    ::shutdown(fd_of(i == 0 ? c->target : c->client), SHUT_WR);
+    if (--c->open_flows == 0) {
       boost::system::error_code ignored;
       c->client.close(ignored);
       c->target.close(ignored);
@@ -324,28 +463,21 @@ struct Relay::Impl {
   }
 
   // The idle timeout: wakes at last_activity + idle_timeout and resets both sides if nothing moved since.
-  static awaitable<void> watchdog(std::shared_ptr<Conn> c) {
-    boost::system::error_code ec;
-    while (!c->closed && c->open_pumps > 0) {
-      c->idle.expires_at(c->last_activity + c->idle_timeout);
-      co_await c->idle.async_wait(asio::redirect_error(use_awaitable, ec));
-      if (c->closed || c->open_pumps == 0) break;
-      if (Clock::now() >= c->last_activity + c->idle_timeout) abort_conn(*c);
-    }
+  static void arm_idle(const std::shared_ptr<Conn>& c) {
+    c->idle.expires_at(c->last_activity + c->idle_timeout);
+    c->idle.async_wait([c](const boost::system::error_code& ec) {
+      if (ec || c->closed || c->open_flows == 0) return;
+      if (Clock::now() >= c->last_activity + c->idle_timeout) return abort_conn(*c);
+      arm_idle(c);
+    });
   }
 
   static awaitable<void> session(std::shared_ptr<Conn> c) {
     const EndpointTable& ep = *c->endpoint;
     const ServiceTable& svc = *ep.service;
     boost::system::error_code ec;
-    const auto peer = c->client.remote_endpoint(ec);
-    const auto local = ec ? tcp::endpoint() : c->client.local_endpoint(ec);
-    if (ec) {
-      abort_conn(*c);
-      co_return;
-    }
-    const zones::HostPort src{from_asio(peer.address()), peer.port()};
-    const zones::HostPort dst{from_asio(local.address()), local.port()};
+    const zones::HostPort src = c->peer;
+    const zones::HostPort dst = c->local;
 
     std::vector<Candidate> candidates;
     candidates.reserve(svc.targets.size());
@@ -390,52 +522,96 @@ struct Relay::Impl {
     add(c->target_stats->total);
     add(*ep.per_target[chosen]);
 
-    c->client.set_option(tcp::no_delay(true), ec);
+    // The consumer's socket inherited TCP_NODELAY from the listener; its flows use non-blocking syscalls.
     c->target.set_option(tcp::no_delay(true), ec);
+    c->last_activity = Clock::now();
+    c->open_flows = 2;
     if (svc.proxy_protocol_v2) {
       // Before any consumer byte (design §7): source = the consumer, destination = ENI address:listener port.
+      // The header and whatever the consumer already sent leave in one send().
       const std::vector<uint8_t> header = encode_proxy_v2(src, dst, ep.id);
-      co_await asio::async_write(c->target, asio::buffer(header), asio::redirect_error(use_awaitable, ec));
-      if (ec || c->closed) {
+      Flow& f = c->flows[0];
+      f.buffer = c->set->take_buffer();
+      std::memcpy(f.buffer.get(), header.data(), header.size());
+      f.end = header.size();
+      const size_t space = c->set->buffer_size - f.end;
+      ssize_t n = ::recv(fd_of(c->client), f.buffer.get() + f.end, space, MSG_DONTWAIT);
+      if (n > 0) {
+        f.end += static_cast<size_t>(n);
+        add(ep.stats->to_target, static_cast<uint64_t>(n));
+      }
+      const int err = n < 0 ? errno : 0;
+      int r = (n < 0 && err != EAGAIN) ? -1 : flush(*c, 0);
+      if (r < 0) {
         abort_conn(*c);
         co_return;
       }
+      if (r > 0) {
+        arm_write(c, 0);
+      } else {
+        c->set->give_buffer(std::move(f.buffer));
+        f.begin = f.end = 0;
+        if (n == 0)
+          end_of_flow(c, 0);  // the consumer already half-closed
+        else if (n > 0 && static_cast<size_t>(n) == space)
+          move(c, 0);  // maybe more
+        else
+          arm_read(c, 0);  // drained just now: the next bytes bring a new edge
+      }
+    } else {
+      move(c, 0);  // the consumer usually spoke first; its edge may have gone by during the connect
     }
-    c->last_activity = Clock::now();
-    c->open_pumps = 2;
-    auto ex = c->client.get_executor();
-    asio::co_spawn(ex, pump(c, true), asio::detached);
-    asio::co_spawn(ex, pump(c, false), asio::detached);
-    asio::co_spawn(ex, watchdog(c), asio::detached);
+    if (!c->closed) move(c, 1);  // a server-first target (a banner) may have spoken during the connect
+    if (!c->closed) arm_idle(c);
   }
 
+  // Waits for the listener to be readable, then accepts what is queued with accept4(): the new socket comes
+  // non-blocking with the consumer's address, so setting a connection up costs no fcntl, getpeername or
+  // getsockname (the local address is the listener's own).
   awaitable<void> accept_loop(Worker& w, std::shared_ptr<Listener> l) {
     asio::steady_timer backoff(w.ctx);
+    const int family = l->address.addr.v6 ? AF_INET6 : AF_INET;
     for (;;) {
       boost::system::error_code ec;
-      tcp::socket socket = co_await l->acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
+      co_await l->acceptor.async_wait(tcp::acceptor::wait_read, asio::redirect_error(use_awaitable, ec));
       if (ec == asio::error::operation_aborted || !l->acceptor.is_open()) co_return;
-      if (ec) {
-        // EMFILE and friends: back off instead of spinning (Asio's throttling_proxy example).
-        log("relay: accept on " + zones::to_string(l->address) + ": " + ec.message());
-        backoff.expires_after(milliseconds(options.accept_backoff_ms));
-        co_await backoff.async_wait(asio::redirect_error(use_awaitable, ec));
-        continue;
+      for (int burst = 0; burst < 64 && l->acceptor.is_open(); ++burst) {
+        sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        int fd = ::accept4(l->acceptor.native_handle(), reinterpret_cast<sockaddr*>(&ss), &len,
+                           SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+          if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) break;
+          // EMFILE and friends: back off instead of spinning (Asio's throttling_proxy example).
+          log("relay: accept on " + zones::to_string(l->address) + ": " + std::strerror(errno));
+          backoff.expires_after(milliseconds(options.accept_backoff_ms));
+          co_await backoff.async_wait(asio::redirect_error(use_awaitable, ec));
+          break;
+        }
+        if (w.stopping) {
+          ::close(fd);
+          continue;
+        }
+        tcp::socket socket(w.ctx);
+        socket.assign(family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
+        if (ec) {
+          ::close(fd);
+          continue;
+        }
+        auto c = std::make_shared<Conn>(w.ctx, std::move(socket));
+        c->peer = peer_of(ss);
+        c->local = l->address;
+        c->splice = options.splice;
+        c->set = w.conns;
+        c->endpoint = l->endpoint;
+        c->eni = l->address.addr;
+        c->eni_az = l->eni_az;
+        c->idle_timeout = c->endpoint->service->idle_timeout;
+        w.conns->all.insert(c.get());
+        add(c->endpoint->stats->active, 1u);
+        add(c->endpoint->stats->total);
+        asio::co_spawn(w.ctx, session(c), asio::detached);
       }
-      if (w.stopping) {
-        socket.close(ec);
-        continue;
-      }
-      auto c = std::make_shared<Conn>(w.ctx, std::move(socket), options.buffer_size);
-      c->set = w.conns;
-      c->endpoint = l->endpoint;
-      c->eni = l->address.addr;
-      c->eni_az = l->eni_az;
-      c->idle_timeout = c->endpoint->service->idle_timeout;
-      w.conns->all.insert(c.get());
-      add(c->endpoint->stats->active, 1u);
-      add(c->endpoint->stats->total);
-      asio::co_spawn(w.ctx, session(c), asio::detached);
     }
   }
 
@@ -481,7 +657,10 @@ Relay::Relay(RelayOptions options, RelayCallbacks callbacks) : impl_(std::make_u
   impl_->callbacks = std::move(callbacks);
   if (impl_->options.threads == 0) impl_->options.threads = 1;
   if (impl_->options.buffer_size < 1024) impl_->options.buffer_size = 1024;
-  for (unsigned i = 0; i < impl_->options.threads; ++i) impl_->workers.push_back(std::make_unique<Worker>());
+  for (unsigned i = 0; i < impl_->options.threads; ++i) {
+    impl_->workers.push_back(std::make_unique<Worker>());
+    impl_->workers.back()->conns->buffer_size = impl_->options.buffer_size;
+  }
   Impl* impl = impl_.get();
   impl_->workers[0]->health = std::make_unique<HealthChecker>(
       impl_->workers[0]->ctx,

@@ -71,8 +71,11 @@ for _ in $(seq 1 50); do
   sleep 0.2  # poll interval of the readiness loop
 done
 check_true "relay listens on $ENI:$LISTEN" test -n "$ready"
+PIPES_AT_START=$(find "/proc/$PID/fd" -mindepth 1 -maxdepth 1 -lname 'pipe:*' | wc -l)
 
-fds() { find "/proc/$PID/fd" -mindepth 1 -maxdepth 1 | wc -l; }
+# Sockets and pipes held by vpced. Pipes are the relay's splice pool: bounded (64 idle pipes per relay thread).
+fds() { find "/proc/$PID/fd" -mindepth 1 -maxdepth 1 -lname 'socket:*' | wc -l; }
+pipes() { find "/proc/$PID/fd" -mindepth 1 -maxdepth 1 -lname 'pipe:*' | wc -l; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$PID/status"; }
 # Every relayed connection has closed on both sides (the relay's own active gauge is back to 0).
 metrics() { curl -sf "http://$ADMIN/metrics"; }
@@ -97,8 +100,11 @@ echo "soak: $out"
 check_true "every relayed connection closed" settle
 fd1=$(fds)
 rss1=$(rss_kib)
-echo "soak: fds $fd0 -> $fd1, RSS $rss0 KiB -> $rss1 KiB after $N connections"
-check_eq "no fd growth across $N connections" "$fd0" "$fd1"
+pipes1=$(pipes)
+echo "soak: sockets $fd0 -> $fd1, pipe fds $pipes1, RSS $rss0 KiB -> $rss1 KiB after $N connections"
+check_eq "no socket growth across $N connections" "$fd0" "$fd1"
+check_true "splice pipes within the pool bound ($PIPES_AT_START + $pipes1 fds)" \
+  test "$((pipes1 - PIPES_AT_START))" -le $((2 * 64 * $(nproc)))
 # Allocator noise (glibc arenas and caches) is bounded; a leak of even 40 bytes per connection would exceed it.
 check_true "RSS growth below 4 MiB across $N connections ($rss0 -> $rss1 KiB)" test $((rss1 - rss0)) -lt 4096
 total=$(metrics | awk '/^vpced_relay_connections_total\{/ {s += $2} END {printf "%d", s}')
