@@ -274,6 +274,7 @@ int Daemon::run() {
   const auto& server_cfg = snap->model().config.server;
 
   d.admin = std::make_unique<AdminServer>(d.ctx, *this);
+  d.admin->set_timeouts(server_cfg.admin_read_timeout, server_cfg.admin_write_timeout);
   dns::ServerOptions so;
   so.threads = d.options.threads;
   so.transfer = &d.transfer;
@@ -360,6 +361,8 @@ ReloadResult Daemon::reload(std::string_view trigger) {
       log(Level::Warn, std::string(e.what()) + "; the admin API stays on " + zones::to_string(d.admin->address()));
     }
   }
+  d.admin->set_timeouts(next->model().config.server.admin_read_timeout,
+                        next->model().config.server.admin_write_timeout);
   r.changed = next->serial() != old->serial() ||
               zones::describe_json(next->model()) != zones::describe_json(old->model()) ||
               dns_addresses(next->model().config) != dns_addresses(old->model().config);
