@@ -111,7 +111,18 @@ struct Daemon::Impl {
   void publish(std::shared_ptr<const zones::Snapshot> snap) {
     auto before = holder.get();
     holder.publish(snap);
-    transfer.update(*snap, staged_keys);
+    const auto recorded = transfer.update(*snap, staged_keys);
+    if (recorded == zones::HistoryRecord::Restarted)
+      log(Level::Info, "IXFR history: the zones changed while vpced was stopped and the older records were not "
+                       "kept; IXFR from older serials is answered with the whole zone");
+    // The IXFR history follows every serial change to state_dir, so that a restart keeps it.
+    if (!before || recorded != zones::HistoryRecord::Same) {
+      try {
+        transfer.save_history(snap->model().config.server.state_dir);
+      } catch (const std::exception& e) {
+        log(Level::Warn, std::string("IXFR history: cannot save it: ") + e.what());
+      }
+    }
     // NOTIFY (RFC 1996) the secondaries of every zone whose content changed; at start, of every zone.
     if (notifier && (!before || before->serial() != snap->serial())) {
       auto apexes = dns::changed_apexes(before.get(), *snap);
@@ -270,6 +281,16 @@ int Daemon::run() {
   d.relay = std::make_unique<proxy::Relay>(ro, callbacks);
   d.relay->start();
   d.notifier = std::make_unique<dns::Notifier>(d.ctx, [](std::string_view line) { log(Level::Warn, line); });
+  {
+    std::string problem;
+    const auto& state_dir = snap->model().config.server.state_dir;
+    const auto loaded = d.transfer.restore_history(state_dir, problem);
+    if (loaded == zones::HistoryLoad::Corrupt)
+      log(Level::Warn, "IXFR history: " + problem + "; starting with an empty history");
+    else if (loaded == zones::HistoryLoad::Loaded)
+      log(Level::Info, "IXFR history: " + std::to_string(d.transfer.history_versions()) + " version(s) loaded from " +
+                           (state_dir / zones::kHistoryFile).string());
+  }
   d.publish(snap);
   const auto& server_cfg = snap->model().config.server;
 
