@@ -1298,18 +1298,22 @@ std::optional<Config> load_config(const std::filesystem::path& file, Diagnostics
     diags.error({file.string(), 0, 0}, "cannot read config file: " + std::string(std::strerror(errno)));
     return std::nullopt;
   }
-  // A bound on what we read: a config is a few KiB, and `-c /dev/zero` or a runaway generator must not make
-  // vpced (or a reload) allocate without end.
-  constexpr std::streamsize kMaxConfigBytes = 4 << 20;
-  std::string text(static_cast<size_t>(kMaxConfigBytes) + 1, '\0');
-  in.read(text.data(), kMaxConfigBytes + 1);
+  // A bound on what we read: `-c /dev/zero` or a runaway generator must not make vpced (or a reload) allocate
+  // without end. 64 MiB holds a few hundred thousand endpoints (docs/secondaries.md transfers 100,000); the text
+  // is read in chunks, so a small config costs a small buffer.
+  constexpr size_t kMaxConfigBytes = size_t{64} << 20;
+  std::string text;
+  char chunk[65536];
+  while (in && text.size() <= kMaxConfigBytes) {
+    in.read(chunk, sizeof chunk);
+    text.append(chunk, static_cast<size_t>(in.gcount()));
+  }
   if (in.bad()) {
     diags.error({file.string(), 0, 0}, "cannot read config file: " + std::string(std::strerror(errno)));
     return std::nullopt;
   }
-  text.resize(static_cast<size_t>(in.gcount()));
-  if (in.gcount() > kMaxConfigBytes) {
-    diags.error({file.string(), 0, 0}, "config file is larger than 4 MiB");
+  if (text.size() > kMaxConfigBytes) {
+    diags.error({file.string(), 0, 0}, "config file is larger than 64 MiB");
     return std::nullopt;
   }
   return load_config_text(text, file, diags);
