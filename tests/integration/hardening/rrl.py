@@ -157,10 +157,14 @@ def limited_phase(rate, slip, source, count, also=(), tcp_count=0, during=None, 
     # GCRA: `rate` at once plus `rate` per second of the burst's duration (the server's clock runs inside it).
     most = rate + math.ceil(rate * elapsed) + 1
     label = "rate %d slip %d, burst of %d from %s" % (rate, slip, count, source)
-    a = res[source][0]
-    check(rate <= a <= most, "%s: %d answered, expected %d..%d (burst took %.3f s)" % (label, a, rate, most, elapsed))
+    # Every source of the burst's /24 shares one bucket; the workers (one per source port, SO_REUSEPORT) serve
+    # the sockets concurrently, so a later neighbour may take some of the `rate` answers.
+    net = source.rsplit(".", 1)[0] + "."
+    a = sum(r[0] for src, r in res.items() if src.startswith(net))
+    check(rate <= a <= most, "%s: %d answered in %s0/24, expected %d..%d (burst took %.3f s)"
+          % (label, a, net, rate, most, elapsed))
     check(other == 0, "%s: %d replies neither an answer nor a well-formed slip" % (label, other))
-    limited = count - a
+    limited = count - res[source][0]
     if slip == 0:
         check(slipped == 0, "%s: %d slipped, expected none" % (label, slipped))
     else:
@@ -177,8 +181,8 @@ def limited_phase(rate, slip, source, count, also=(), tcp_count=0, during=None, 
     with open(report, "a") as f:
         f.write("measured: %s%s: %d answered, %d slipped, %d dropped in %.3f s; all sources: %d sent, %d answered, "
                 "%d slipped, %d dropped; vpced_rrl_dropped_total +%d, vpced_rrl_slipped_total +%d\n"
-                % (label, " (+ %s)" % ", ".join("%d from %s" % (n, src) for src, n in also) if also else "", a,
-                   res[source][1], count - a - res[source][1] - res[source][2], elapsed, sent, answered, slipped,
+                % (label, " (+ %s)" % ", ".join("%d from %s" % (n, src) for src, n in also) if also else "",
+                   res[source][0], res[source][1], count - sum(res[source]), elapsed, sent, answered, slipped,
                    dropped, d1 - d0, s1 - s0))
     return res
 
@@ -192,7 +196,7 @@ check(counters() == (0, 0), "RRL off: counters %s, expected (0, 0)" % (counters(
 #    /24 has its own, and TCP from the limited source is answered in full.
 set_rrl("rate = 10\nslip = 2")
 res = limited_phase(10, 2, "127.40.1.10", 100, also=[("127.40.1.77", 10), ("127.40.2.10", 10)], tcp_count=30)
-check(res["127.40.1.77"][0] == 0, "same /24 right after the burst: %d of 10 answered, expected 0" % res["127.40.1.77"][0])
+check(res["127.40.1.77"][0] + res["127.40.1.77"][1] < 10, "same /24 right after the burst: not limited %s" % (res["127.40.1.77"],))
 check(res["127.40.2.10"] == (10, 0, 0), "next /24: %s (answered, slipped, other), expected all 10 answered" % (res["127.40.2.10"],))
 # The bucket refills: within a bounded wait the prefix is answered again.
 ok = False
