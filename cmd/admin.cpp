@@ -127,13 +127,23 @@ Response handle(Daemon& d, const Request& req) {
   return error(req, http::status::not_found, "no such endpoint");
 }
 
-awaitable<void> session(tcp::socket socket, Daemon& d) {
+// The session's deadlines (server.admin_read_timeout, server.admin_write_timeout); a reload changes them for
+// the next request of every open session. Read and written on the control thread only.
+struct Timeouts {
+  std::chrono::seconds read{10}, write{10};
+};
+
+// One connection. The read deadline covers a whole request, so a client that sends its headers one byte at a
+// time (slow loris) or idles between keep-alive requests is cut off when it expires; the write deadline covers
+// a whole response, so a client that never reads (slow read) is dropped instead of holding the answer.
+// Sessions are coroutines on one io_context: a stalled client never blocks another.
+awaitable<void> session(tcp::socket socket, Daemon& d, std::shared_ptr<const Timeouts> timeouts) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(64 * 1024);
-    stream.expires_after(std::chrono::seconds(30));
+    stream.expires_after(timeouts->read);
     boost::system::error_code ec;
     co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
     if (ec) break;
@@ -153,8 +163,8 @@ awaitable<void> session(tcp::socket socket, Daemon& d) {
       } catch (const BadRequest& e) {
         res = error(req, http::status::bad_request, e.message);
       }
-      stream.expires_after(std::chrono::seconds(30));
     }
+    stream.expires_after(timeouts->write);
     co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
     if (ec || !res.keep_alive()) break;
   }
@@ -162,7 +172,7 @@ awaitable<void> session(tcp::socket socket, Daemon& d) {
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
 }
 
-awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor, Daemon& d) {
+awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor, Daemon& d, std::shared_ptr<const Timeouts> timeouts) {
   asio::steady_timer backoff(acceptor->get_executor());
   for (;;) {
     boost::system::error_code ec;
@@ -173,7 +183,7 @@ awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor, Daemon& d) 
       co_await backoff.async_wait(asio::redirect_error(use_awaitable, ec));
       continue;
     }
-    asio::co_spawn(acceptor->get_executor(), session(std::move(socket), d), asio::detached);
+    asio::co_spawn(acceptor->get_executor(), session(std::move(socket), d, timeouts), asio::detached);
   }
 }
 
@@ -184,9 +194,15 @@ struct AdminServer::Impl {
   Daemon& daemon;
   std::shared_ptr<tcp::acceptor> acceptor;
   zones::HostPort address;
+  std::shared_ptr<Timeouts> timeouts = std::make_shared<Timeouts>();
 };
 
 AdminServer::AdminServer(asio::io_context& ctx, Daemon& daemon) : impl_(std::make_unique<Impl>(Impl{ctx, daemon, {}, {}})) {}
+
+void AdminServer::set_timeouts(std::chrono::seconds read, std::chrono::seconds write) {
+  impl_->timeouts->read = read;
+  impl_->timeouts->write = write;
+}
 
 AdminServer::~AdminServer() { close(); }
 
@@ -205,7 +221,7 @@ void AdminServer::listen(const zones::HostPort& hp) {
   close();
   impl_->acceptor = acc;
   impl_->address = hp;
-  asio::co_spawn(impl_->ctx, accept_loop(acc, impl_->daemon), asio::detached);
+  asio::co_spawn(impl_->ctx, accept_loop(acc, impl_->daemon, impl_->timeouts), asio::detached);
 }
 
 const zones::HostPort& AdminServer::address() const { return impl_->address; }

@@ -1,6 +1,7 @@
 // The admin HTTP API (docs/admin-api.md) on the control io_context.
 #pragma once
 
+#include <chrono>
 #include <memory>
 
 #include "zones/net.hpp"
@@ -21,6 +22,9 @@ class AdminServer {
   // (the previous listener then stays).
   void listen(const zones::HostPort& address);
   const zones::HostPort& address() const;
+  // Deadlines of one request read and one response write (server.admin_read_timeout, admin_write_timeout);
+  // open connections use the new values from their next request on.
+  void set_timeouts(std::chrono::seconds read, std::chrono::seconds write);
   void close();
 
  private:

@@ -111,7 +111,18 @@ struct Daemon::Impl {
   void publish(std::shared_ptr<const zones::Snapshot> snap) {
     auto before = holder.get();
     holder.publish(snap);
-    transfer.update(*snap, staged_keys);
+    const auto recorded = transfer.update(*snap, staged_keys);
+    if (recorded == zones::HistoryRecord::Restarted)
+      log(Level::Info, "IXFR history: the zones changed while vpced was stopped and the older records were not "
+                       "kept; IXFR from older serials is answered with the whole zone");
+    // The IXFR history follows every serial change to state_dir, so that a restart keeps it.
+    if (!before || recorded != zones::HistoryRecord::Same) {
+      try {
+        transfer.save_history(snap->model().config.server.state_dir);
+      } catch (const std::exception& e) {
+        log(Level::Warn, std::string("IXFR history: cannot save it: ") + e.what());
+      }
+    }
     // NOTIFY (RFC 1996) the secondaries of every zone whose content changed; at start, of every zone.
     if (notifier && (!before || before->serial() != snap->serial())) {
       auto apexes = dns::changed_apexes(before.get(), *snap);
@@ -270,10 +281,21 @@ int Daemon::run() {
   d.relay = std::make_unique<proxy::Relay>(ro, callbacks);
   d.relay->start();
   d.notifier = std::make_unique<dns::Notifier>(d.ctx, [](std::string_view line) { log(Level::Warn, line); });
+  {
+    std::string problem;
+    const auto& state_dir = snap->model().config.server.state_dir;
+    const auto loaded = d.transfer.restore_history(state_dir, problem);
+    if (loaded == zones::HistoryLoad::Corrupt)
+      log(Level::Warn, "IXFR history: " + problem + "; starting with an empty history");
+    else if (loaded == zones::HistoryLoad::Loaded)
+      log(Level::Info, "IXFR history: " + std::to_string(d.transfer.history_versions()) + " version(s) loaded from " +
+                           (state_dir / zones::kHistoryFile).string());
+  }
   d.publish(snap);
   const auto& server_cfg = snap->model().config.server;
 
   d.admin = std::make_unique<AdminServer>(d.ctx, *this);
+  d.admin->set_timeouts(server_cfg.admin_read_timeout, server_cfg.admin_write_timeout);
   dns::ServerOptions so;
   so.threads = d.options.threads;
   so.transfer = &d.transfer;
@@ -360,6 +382,8 @@ ReloadResult Daemon::reload(std::string_view trigger) {
       log(Level::Warn, std::string(e.what()) + "; the admin API stays on " + zones::to_string(d.admin->address()));
     }
   }
+  d.admin->set_timeouts(next->model().config.server.admin_read_timeout,
+                        next->model().config.server.admin_write_timeout);
   r.changed = next->serial() != old->serial() ||
               zones::describe_json(next->model()) != zones::describe_json(old->model()) ||
               dns_addresses(next->model().config) != dns_addresses(old->model().config);

@@ -92,6 +92,10 @@ void DnsMetrics::collect(zones::MetricsWriter& w) const {
   for (size_t t = 0; t < kTransports; ++t)
     w.sample("vpced_dns_dropped_total", {{"transport", kTransportNames[t]}},
              double(sum([&](const WorkerCounters& c) -> const auto& { return c.dropped[t]; })));
+  w.family("vpced_rrl_dropped_total", "counter", "UDP responses not sent because their source prefix exceeded server.rrl.rate.");
+  w.sample("vpced_rrl_dropped_total", {}, double(sum([](const WorkerCounters& c) -> const auto& { return c.rrl_dropped; })));
+  w.family("vpced_rrl_slipped_total", "counter", "Rate-limited UDP responses sent truncated (TC=1) instead (server.rrl.slip).");
+  w.sample("vpced_rrl_slipped_total", {}, double(sum([](const WorkerCounters& c) -> const auto& { return c.rrl_slipped; })));
   w.family("vpced_dns_tcp_connections", "gauge", "Open DNS-over-TCP connections.");
   w.sample("vpced_dns_tcp_connections", {}, double(tcp_connections.load(std::memory_order_relaxed)));
 }

@@ -33,6 +33,8 @@ struct ViewCounters {
 struct WorkerCounters {
   std::array<ViewCounters, kMaxViewSlots> views;  // slot 0: queries that never reached a view ("none")
   std::array<std::atomic<uint64_t>, kTransports> dropped{};
+  std::atomic<uint64_t> rrl_dropped{0};  // UDP responses withheld by response rate limiting
+  std::atomic<uint64_t> rrl_slipped{0};  // ... and sent truncated instead (slip)
 };
 
 class DnsMetrics {

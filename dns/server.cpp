@@ -24,6 +24,7 @@
 #include "dns/asio.hpp"
 #include "dns/forwarder.hpp"
 #include "dns/respond.hpp"
+#include "dns/rrl.hpp"
 #include "dns/wire.hpp"
 
 namespace vpced::dns {
@@ -169,6 +170,7 @@ struct UdpBatch {
   std::array<mmsghdr, kUdpBatch> in_msgs, out_msgs;
   std::array<size_t, kUdpBatch> answer_len;
   std::array<Outcome, kUdpBatch> outcome;
+  std::array<RrlAction, kUdpBatch> rrl;
 
   // Receives up to kUdpBatch datagrams without blocking; 0 when none is waiting or on error.
   int receive(int fd) {
@@ -251,6 +253,7 @@ struct Worker {
   std::set<std::shared_ptr<TcpConn>> connections;
   unsigned open_tcp = 0;
   bool stopping = false;
+  uint32_t rrl_limited = 0;  // limited responses since the last slip (server.rrl.slip)
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
   std::unique_ptr<Forwarder> forwarder;  // declared after ctx: destroyed first, its pending callbacks discarded
   // View index of the current snapshot → counter slot; rebuilt when a new snapshot shows up.
@@ -266,10 +269,13 @@ struct DnsServer::Impl {
   std::vector<std::thread> threads;
   std::vector<std::future<void>> done;
   std::vector<zones::HostPort> listen;
+  RateLimiter rrl{};  // shared by the workers' UDP loops (server.rrl)
+  std::chrono::steady_clock::time_point epoch = std::chrono::steady_clock::now();
 
-  // Counts a query's outcome; refreshes the view→slot table when the snapshot changed.
+  // Counts a query's outcome; refreshes the view→slot table when the snapshot changed. A rate-limited
+  // response counts as a query and in the RRL counters only (and is not logged: a flood would flood the log).
   void account(Worker& w, const zones::Snapshot& snap, const Outcome& oc, Transport t, const zones::IpAddr& from,
-               std::span<const uint8_t> query) {
+               std::span<const uint8_t> query, RrlAction rrl_action = RrlAction::Pass) {
     const size_t ti = t == Transport::Udp ? 0 : 1;
     if (oc.dropped) {
       zones::bump(w.counters->dropped[ti]);
@@ -284,6 +290,10 @@ struct DnsServer::Impl {
     const uint16_t slot = oc.view >= 0 ? w.view_slots[static_cast<size_t>(oc.view)] : 0;
     ViewCounters& vc = w.counters->views[slot];
     zones::bump(vc.queries[ti][qtype_bucket(oc.qtype)]);
+    if (rrl_action != RrlAction::Pass) {
+      zones::bump(rrl_action == RrlAction::Drop ? w.counters->rrl_dropped : w.counters->rrl_slipped);
+      return;
+    }
     if (oc.forward) {
       zones::bump(vc.forwarded);
       return;  // the response is counted when the upstream answers (count_forwarded)
@@ -335,15 +345,30 @@ struct DnsServer::Impl {
           client.listener_view = snap.view_for_listener(l->address);
           listener_seen = &snap;
         }
+        // RRL (server.rrl, off by default) applies to every UDP response, forwarded ones included: a dropped
+        // one is left out of the send batch, a slipped one becomes header + question with TC=1.
+        const zones::RrlConfig& rrl_config = snap.model().config.server.rrl;
+        const uint64_t now_us =
+            rrl_config.rate == 0 ? 0
+                                 : static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                             std::chrono::steady_clock::now() - epoch)
+                                                             .count());
         for (int i = 0; i < n; ++i) {
           client.address = batch->sender_address(i);
           batch->answer_len[i] = respond(snap, batch->query(i), client, batch->answer(i), &batch->outcome[i]);
+          batch->rrl[i] = RrlAction::Pass;
+          if (rrl_config.rate != 0 && (batch->answer_len[i] != 0 || batch->outcome[i].forward)) {
+            batch->rrl[i] = rrl_decide(rrl, rrl_config, client.address, now_us, w.rrl_limited);
+            if (batch->rrl[i] == RrlAction::Drop) batch->answer_len[i] = 0;
+            if (batch->rrl[i] == RrlAction::Slip) batch->answer_len[i] = slip_response(batch->query(i), batch->answer(i));
+          }
         }
         batch->send(fd, n);
         for (int i = 0; i < n; ++i) {
           const Outcome& oc = batch->outcome[i];
-          account(w, snap, oc, Transport::Udp, batch->sender_address(i), batch->query(i));
-          if (oc.forward) forward_udp(w, l, batch->sender_endpoint(i), batch->query(i), oc.view);
+          account(w, snap, oc, Transport::Udp, batch->sender_address(i), batch->query(i), batch->rrl[i]);
+          if (oc.forward && batch->rrl[i] == RrlAction::Pass)
+            forward_udp(w, l, batch->sender_endpoint(i), batch->query(i), oc.view);
         }
         if (n < kUdpBatch) break;
       }

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "dns/wire.hpp"
+#include "zones/atomic_file.hpp"
 #include "zones/ldns.hpp"
 
 namespace vpced::dns {
@@ -88,10 +89,32 @@ std::string wire_to_text(std::span<const uint8_t> wire) {
   return out.empty() ? "." : out;
 }
 
-void TransferContext::update(const zones::Snapshot& snap, std::shared_ptr<const std::vector<TsigKey>> keys) {
+zones::HistoryRecord TransferContext::update(const zones::Snapshot& snap, std::shared_ptr<const std::vector<TsigKey>> keys) {
   std::lock_guard lock(mu_);
-  history_.record(snap);
   if (keys) keys_ = std::move(keys);
+  return history_.record(snap);
+}
+
+zones::HistoryLoad TransferContext::restore_history(const std::filesystem::path& state_dir, std::string& problem) {
+  zones::ZoneHistory loaded(history_.depth());
+  const auto result = zones::load_history(state_dir, loaded, problem);
+  std::lock_guard lock(mu_);
+  history_ = std::move(loaded);
+  return result;
+}
+
+void TransferContext::save_history(const std::filesystem::path& state_dir) const {
+  std::string text;
+  {
+    std::lock_guard lock(mu_);
+    text = zones::encode_history(history_, zones::kHistoryFileMax);
+  }
+  zones::write_file_atomic(state_dir / zones::kHistoryFile, text);
+}
+
+size_t TransferContext::history_versions() const {
+  std::lock_guard lock(mu_);
+  return history_.versions();
 }
 
 std::shared_ptr<const std::vector<TsigKey>> TransferContext::keys() const {

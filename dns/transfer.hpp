@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -13,6 +14,7 @@
 
 #include "dns/tsig.hpp"
 #include "zones/history.hpp"
+#include "zones/history_file.hpp"
 #include "zones/net.hpp"
 #include "zones/snapshot.hpp"
 
@@ -24,7 +26,12 @@ class TransferContext {
  public:
   explicit TransferContext(size_t history_depth = 16) : history_(history_depth) {}
   // Records `snap` in the history and makes `keys` current. Control thread.
-  void update(const zones::Snapshot& snap, std::shared_ptr<const std::vector<TsigKey>> keys);
+  zones::HistoryRecord update(const zones::Snapshot& snap, std::shared_ptr<const std::vector<TsigKey>> keys);
+  // The history in state_dir (zones/history_file): read once before the first update, written after each
+  // update that moved the serial. restore_history never throws; save_history throws std::system_error.
+  zones::HistoryLoad restore_history(const std::filesystem::path& state_dir, std::string& problem);
+  void save_history(const std::filesystem::path& state_dir) const;
+  size_t history_versions() const;
   std::shared_ptr<const std::vector<TsigKey>> keys() const;
   std::optional<std::vector<zones::ZoneDelta>> since(const zones::ZoneHistory::ZoneKey& zone, uint32_t serial) const;
 

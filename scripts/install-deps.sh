@@ -11,6 +11,7 @@ packages=(
   bind9-dnsutils bind9-utils knot-dnsutils knot-dnssecutils ldnsutils
   nsd unbound                 # upstream for forwarding tests, resolver in front of vpced (tests/integration)
   knot                        # knotd: a secondary following vpced (tests/integration/transfer)
+  bind9                       # named: the BIND secondary of docs/secondaries.md (its service is disabled below)
   python3-prometheus-client   # parses /metrics in the admin API tests
   curl                        # the README tour
   haproxy                     # PROXY v2 receiver behind the relay (accept-proxy)
@@ -35,3 +36,11 @@ if ! "${sudo_cmd[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
   "${sudo_cmd[@]}" apt-get update
   "${sudo_cmd[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
 fi
+
+# Debian's bind9 package enables and may start its own `named` service (unit named.service, alias bind9). The
+# tests start named themselves, in the foreground on free ports: stop and disable that service, by its name.
+for p in "${missing[@]}"; do
+  if [ "$p" == "bind9" ] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    "${sudo_cmd[@]}" systemctl disable --now named.service || echo "install-deps: could not stop named.service" >&2
+  fi
+done

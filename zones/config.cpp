@@ -23,7 +23,10 @@ const std::vector<SchemaTable>& config_schema() {
   static const std::vector<SchemaTable> schema = {
       {"", {"region", "server", "transfer", "verify", "accounts", "services", "vpcs", "endpoints"}},
       {"region", {"name", "dns_suffix", "azs"}},
-      {"server", {"state_dir", "dns_listen", "admin_listen", "ttl", "forwarders", "trust_ecs_from"}},
+      {"server",
+       {"state_dir", "dns_listen", "admin_listen", "ttl", "forwarders", "trust_ecs_from", "admin_read_timeout",
+        "admin_write_timeout", "rrl"}},
+      {"server.rrl", {"rate", "slip", "ipv4_prefix", "ipv6_prefix", "exempt"}},
       {"transfer", {"secondaries", "allow", "keys"}},
       {"transfer.keys", {"name", "algorithm", "secret_file", "view"}},
       {"verify", {"resolvers", "nameservers", "mode", "interval", "give_up_after", "recheck_every"}},
@@ -586,6 +589,23 @@ class Loader {
     if (auto v = integer(t.get("ttl"), "server.ttl", 1, 604800)) s.ttl = static_cast<uint32_t>(*v);
     host_ports(t.get("forwarders"), "server.forwarders", 53, s.forwarders);
     cidrs(t.get("trust_ecs_from"), "server.trust_ecs_from", s.trust_ecs_from);
+    if (auto d = duration(t.get("admin_read_timeout"), "server.admin_read_timeout", Seconds{1}, Seconds{3600}))
+      s.admin_read_timeout = *d;
+    if (auto d = duration(t.get("admin_write_timeout"), "server.admin_write_timeout", Seconds{1}, Seconds{3600}))
+      s.admin_write_timeout = *d;
+    if (auto* r = table(t.get("rrl"), "server.rrl")) read_rrl(*r);
+  }
+
+  void read_rrl(const toml::table& t) {
+    RrlConfig& r = cfg_.server.rrl;
+    r.pos = pos(t);
+    check_keys(t, "server.rrl", "in [server.rrl]");
+    if (auto v = integer(t.get("rate"), "server.rrl.rate", 0, 1000000)) r.rate = static_cast<uint32_t>(*v);
+    if (auto v = integer(t.get("slip"), "server.rrl.slip", 0, 100)) r.slip = static_cast<uint32_t>(*v);
+    if (auto v = integer(t.get("ipv4_prefix"), "server.rrl.ipv4_prefix", 8, 32)) r.ipv4_prefix = static_cast<uint8_t>(*v);
+    // The prefix is the bucket key and must fit 64 bits; /64 is the smallest network a site normally gets.
+    if (auto v = integer(t.get("ipv6_prefix"), "server.rrl.ipv6_prefix", 16, 64)) r.ipv6_prefix = static_cast<uint8_t>(*v);
+    cidrs(t.get("exempt"), "server.rrl.exempt", r.exempt);
   }
 
   void read_transfer(const toml::table& t) {
@@ -1278,18 +1298,22 @@ std::optional<Config> load_config(const std::filesystem::path& file, Diagnostics
     diags.error({file.string(), 0, 0}, "cannot read config file: " + std::string(std::strerror(errno)));
     return std::nullopt;
   }
-  // A bound on what we read: a config is a few KiB, and `-c /dev/zero` or a runaway generator must not make
-  // vpced (or a reload) allocate without end.
-  constexpr std::streamsize kMaxConfigBytes = 4 << 20;
-  std::string text(static_cast<size_t>(kMaxConfigBytes) + 1, '\0');
-  in.read(text.data(), kMaxConfigBytes + 1);
+  // A bound on what we read: `-c /dev/zero` or a runaway generator must not make vpced (or a reload) allocate
+  // without end. 64 MiB holds a few hundred thousand endpoints (docs/secondaries.md transfers 100,000); the text
+  // is read in chunks, so a small config costs a small buffer.
+  constexpr size_t kMaxConfigBytes = size_t{64} << 20;
+  std::string text;
+  char chunk[65536];
+  while (in && text.size() <= kMaxConfigBytes) {
+    in.read(chunk, sizeof chunk);
+    text.append(chunk, static_cast<size_t>(in.gcount()));
+  }
   if (in.bad()) {
     diags.error({file.string(), 0, 0}, "cannot read config file: " + std::string(std::strerror(errno)));
     return std::nullopt;
   }
-  text.resize(static_cast<size_t>(in.gcount()));
-  if (in.gcount() > kMaxConfigBytes) {
-    diags.error({file.string(), 0, 0}, "config file is larger than 4 MiB");
+  if (text.size() > kMaxConfigBytes) {
+    diags.error({file.string(), 0, 0}, "config file is larger than 64 MiB");
     return std::nullopt;
   }
   return load_config_text(text, file, diags);

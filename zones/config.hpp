@@ -24,6 +24,16 @@ struct RegionConfig {
   SourcePos pos;
 };
 
+// Response rate limiting for UDP (docs/dns.md): a token bucket per source prefix; rate 0 turns it off.
+struct RrlConfig {
+  uint32_t rate = 0;                              // responses per second per prefix (also the burst); 0: off
+  uint32_t slip = 2;                              // every slip-th limited response goes out with TC=1; 0: none
+  uint8_t ipv4_prefix = 24;
+  uint8_t ipv6_prefix = 56;
+  std::vector<Cidr> exempt;                       // sources never limited
+  SourcePos pos;
+};
+
 struct ServerConfig {
   std::filesystem::path state_dir;                // absolute (made relative to the config file's folder)
   std::vector<HostPort> dns_listen;
@@ -31,6 +41,9 @@ struct ServerConfig {
   uint32_t ttl = 60;
   std::vector<HostPort> forwarders;               // port defaults to 53
   std::vector<Cidr> trust_ecs_from;
+  Seconds admin_read_timeout{10};                 // a whole request (headers and body) must arrive within this
+  Seconds admin_write_timeout{10};                // a whole response must be taken by the client within this
+  RrlConfig rrl;
   SourcePos pos;
 };
 

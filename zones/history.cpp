@@ -8,7 +8,17 @@
 
 namespace vpced::zones {
 
-void ZoneHistory::record(const Snapshot& snap) {
+std::string_view to_string(HistoryRecord r) {
+  switch (r) {
+    case HistoryRecord::First: return "first";
+    case HistoryRecord::Same: return "same";
+    case HistoryRecord::Appended: return "appended";
+    case HistoryRecord::Restarted: return "restarted";
+  }
+  return "unknown";
+}
+
+HistoryRecord ZoneHistory::record(const Snapshot& snap) {
   std::map<ZoneKey, std::vector<Record>> next;
   for (uint32_t v = 0; v < snap.view_count(); ++v)
     for (const auto& z : snap.zones(v)) {
@@ -16,11 +26,18 @@ void ZoneHistory::record(const Snapshot& snap) {
       std::sort(recs.begin() + (recs.empty() ? 0 : 1), recs.end());  // SOA stays first
       next[{snap.view_name(v), z.apex}] = std::move(recs);
     }
+  HistoryRecord result = HistoryRecord::First;
   if (have_ && snap.serial() == serial_) {
     current_ = std::move(next);
-    return;
+    content_known_ = true;
+    return HistoryRecord::Same;
   }
-  if (have_) {
+  if (have_ && !content_known_) {
+    // Loaded from state_dir without the latest version's records, and the zones moved since: the step to
+    // this serial cannot be computed, so no older serial can be brought up to date (RFC 1995 §4: AXFR).
+    steps_.clear();
+    result = HistoryRecord::Restarted;
+  } else if (have_) {
     Step step{serial_, snap.serial(), {}};
     for (const auto& [key, recs] : next) {
       auto old = current_.find(key);
@@ -34,10 +51,13 @@ void ZoneHistory::record(const Snapshot& snap) {
     }
     steps_.push_back(std::move(step));
     while (steps_.size() > depth_) steps_.pop_front();
+    result = HistoryRecord::Appended;
   }
   have_ = true;
+  content_known_ = true;
   serial_ = snap.serial();
   current_ = std::move(next);
+  return result;
 }
 
 std::optional<std::vector<ZoneDelta>> ZoneHistory::since(const ZoneKey& zone, uint32_t serial) const {

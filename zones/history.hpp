@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -20,7 +21,22 @@ class Snapshot;
 struct ZoneDelta {
   Record old_soa, new_soa;
   std::vector<Record> removed, added;
+  bool operator==(const ZoneDelta&) const = default;
 };
+
+// What recording a snapshot did to the history.
+enum class HistoryRecord {
+  First,      // the first version: nothing to compare with
+  Same,       // same serial as the latest version
+  Appended,   // one more step
+  Restarted,  // the latest version's records were unknown (history loaded without them): steps dropped
+};
+std::string_view to_string(HistoryRecord r);
+
+class ZoneHistory;
+// zones/history_file.cpp: the history as text for state_dir, and back.
+std::string encode_history(const ZoneHistory& h, size_t max_bytes);
+bool decode_history(std::string_view text, ZoneHistory& h, std::string& error);
 
 class ZoneHistory {
  public:
@@ -28,19 +44,26 @@ class ZoneHistory {
   explicit ZoneHistory(size_t depth = 16) : depth_(depth) {}
 
   // Records every zone of every view of `snap`; a serial different from the last one appends one version.
-  void record(const Snapshot& snap);
+  HistoryRecord record(const Snapshot& snap);
   // The deltas taking `zone` from `serial` to the latest recorded serial, oldest first; empty when `serial`
   // is the latest; nullopt when `serial` is not in the history (or the zone did not exist all along).
   std::optional<std::vector<ZoneDelta>> since(const ZoneKey& zone, uint32_t serial) const;
   size_t versions() const { return steps_.size(); }
+  size_t depth() const { return depth_; }
+  // The latest recorded serial (nullopt before the first record or load).
+  std::optional<uint32_t> serial() const { return have_ ? std::optional<uint32_t>(serial_) : std::nullopt; }
 
  private:
+  friend std::string encode_history(const ZoneHistory& h, size_t max_bytes);
+  friend bool decode_history(std::string_view text, ZoneHistory& h, std::string& error);
+
   struct Step {
     uint32_t from = 0, to = 0;
     std::map<ZoneKey, ZoneDelta> zones;
   };
   size_t depth_;
   bool have_ = false;
+  bool content_known_ = false;  // current_ holds the records of serial_ (false after a load without them)
   uint32_t serial_ = 0;
   std::map<ZoneKey, std::vector<Record>> current_;  // sorted, SOA first
   std::deque<Step> steps_;

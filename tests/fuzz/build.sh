@@ -19,8 +19,8 @@ if ! command -v "$CXX" >/dev/null || ! ls /usr/lib/llvm-14/lib/clang/*/lib/linux
 fi
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-CXXFLAGS="-std=c++20 -g -O1 $SAN -I$SRC $(pkg-config --cflags ldns tomlplusplus) -DVPCED_SOURCE_DIR=\"$SRC\""
-LIBS="$(pkg-config --libs ldns tomlplusplus)"
+CXXFLAGS="-std=c++20 -g -O1 $SAN -I$SRC $(pkg-config --cflags ldns tomlplusplus libcrypto) -DVPCED_SOURCE_DIR=\"$SRC\""
+LIBS="$(pkg-config --libs ldns tomlplusplus libcrypto)"
 
 # The newest header of the project: an object older than it is rebuilt.
 NEWEST_HEADER=$(find "$SRC/zones" "$SRC/dns" "$SRC/proxy" "$SRC/verify" "$SRC/cmd" -name '*.hpp' -printf '%T@ %p\n' |
@@ -36,7 +36,8 @@ compile() {  # compile SOURCE OBJECT EXTRA_FLAGS
 }
 
 # The library sources, instrumented for coverage (fuzzer-no-link) but without libFuzzer's main.
-LIB_SOURCES=(zones/*.cpp dns/wire.cpp dns/respond.cpp proxy/proxy_v2.cpp verify/message.cpp cmd/query_string.cpp)
+LIB_SOURCES=(zones/*.cpp dns/wire.cpp dns/respond.cpp dns/tsig.cpp dns/transfer.cpp proxy/proxy_v2.cpp verify/message.cpp
+             cmd/query_string.cpp)
 objs=()
 for rel in "${LIB_SOURCES[@]}"; do
   for s in $SRC/$rel; do

@@ -164,10 +164,71 @@ def admin_seeds():
         write("fuzz_admin_request", name, b"\x05" + r.encode())
 
 
+# The keys of fuzz_tsig_transfer.cpp (name, algorithm, base64 secret) and its clock.
+TSIG_KEYS = {
+    "xfr-key": ("hmac-sha256", "c2VjcmV0LWtleS1mb3ItZnV6emluZy0wMDAwMDAwMQ=="),
+    "vpc-a-key": ("hmac-sha256", "dnBjLWEta2V5LXNlY3JldC0xMjM0NTY3ODkwYWI="),
+    "md5-key": ("hmac-md5", "bWQ1LWtleS1zZWNyZXQ="),
+    "sha512-key": ("hmac-sha512", "c2hhNTEyLWtleS1zZWNyZXQtc2hhNTEyLWtleS1zZWNyZXQ="),
+}
+TSIG_NOW = 1700000000
+
+
+def tsig_sign(msg, key, time_signed=TSIG_NOW, fudge=300, corrupt=False):
+    """`msg` with a TSIG RR appended that signs it as a request (RFC 8945 §4.3.3), ARCOUNT incremented."""
+    import base64
+    import hashlib
+    import hmac
+    alg, secret = TSIG_KEYS[key]
+    digestmod = {"hmac-sha256": hashlib.sha256, "hmac-md5": hashlib.md5, "hmac-sha512": hashlib.sha512}[alg]
+    alg_name = wire_name("hmac-md5.sig-alg.reg.int" if alg == "hmac-md5" else alg)  # RFC 8945 §6
+    variables = (wire_name(key) + struct.pack(">HI", 255, 0) + alg_name +
+                 time_signed.to_bytes(6, "big") + struct.pack(">HHH", fudge, 0, 0))
+    mac = hmac.new(base64.b64decode(secret), msg + variables, digestmod).digest()
+    if corrupt:
+        mac = bytes([mac[0] ^ 1]) + mac[1:]
+    rdata = (alg_name + time_signed.to_bytes(6, "big") + struct.pack(">HH", fudge, len(mac)) + mac +
+             msg[:2] + struct.pack(">HH", 0, 0))
+    rr_ = wire_name(key) + struct.pack(">HHIH", 250, 255, 0, len(rdata)) + rdata
+    arcount = struct.unpack(">H", msg[10:12])[0] + 1
+    return msg[:10] + struct.pack(">H", arcount) + msg[12:] + rr_
+
+
+def tsig_seeds():
+    apex = "us-east-1.vpce.amazonaws.com"
+    axfr = query(apex, 252, flags=0)
+    ixfr = struct.pack(">HHHHHH", 0xBEEF, 0, 1, 0, 1, 0) + wire_name(apex) + struct.pack(">HH", 251, 1) + \
+        rr(apex, 6, soa("ns1." + apex, "hostmaster." + apex))
+    private = query("api.orders.example.com", 252, flags=0)
+    notify = query(apex, 6, flags=0x2000)
+    raw = {  # first byte 0x00: the bytes as sent, from 127.0.0.1, at the fuzzer's clock
+        "axfr-signed": tsig_sign(axfr, "xfr-key"),
+        "ixfr-signed": tsig_sign(ixfr, "xfr-key"),
+        "axfr-private-signed": tsig_sign(private, "vpc-a-key"),
+        "notify-signed-md5": tsig_sign(notify, "md5-key"),
+        "axfr-signed-sha512": tsig_sign(axfr, "sha512-key"),
+        "axfr-badsig": tsig_sign(axfr, "xfr-key", corrupt=True),
+        "axfr-badtime": tsig_sign(axfr, "xfr-key", time_signed=TSIG_NOW - 1000),
+        "axfr-unsigned": axfr,
+        "tsig-not-last": tsig_sign(axfr, "xfr-key")[:10] + b"\x00\x02" + tsig_sign(axfr, "xfr-key")[12:] +
+                         rr(apex, 1, bytes(4)),
+    }
+    unknown = tsig_sign(axfr, "xfr-key")
+    raw["axfr-unknown-key"] = unknown.replace(wire_name("xfr-key"), wire_name("xyz-key"))
+    for name, msg in raw.items():
+        write("fuzz_tsig_transfer", name, b"\x00" + msg)
+    # Odd first byte: the fuzzer signs the rest itself (key (byte >> 1) & 3, 0x08 late, 0x10 outside the ACL).
+    for name, sel, msg in (("resign-axfr", 0x01, axfr), ("resign-private", 0x03, private),
+                           ("resign-ixfr-late", 0x09, ixfr), ("resign-outside-acl", 0x11, axfr),
+                           ("resign-notify-sha512", 0x07, notify), ("resign-axfr-md5", 0x05, axfr)):
+        write("fuzz_tsig_transfer", name, bytes([sel]) + msg)
+
+
 if __name__ == "__main__":
     dns_seeds()
     proxy_seeds()
     verify_seeds()
     config_seeds()
     admin_seeds()
+    tsig_seeds()
     sys.exit(0)

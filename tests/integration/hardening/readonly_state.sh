@@ -40,7 +40,7 @@ check_match "the log says the reload failed and what still serves" 'reload \(adm
 check_true "vpced still running" kill -0 "$PID"
 check_eq "SOA unchanged after the failed reload" "$soa_before" "$(qdig +short "$APEX" SOA)"
 check_true "identity.json untouched" cmp -s "$DIR/identity.before" "$DIR/state/identity.json"
-check_eq "no temporary file left behind" "" "$(ls "$DIR/state" | grep -v -E '^(identity|verification)\.json$|^lock$')"
+check_eq "no temporary file left behind" "" "$(ls "$DIR/state" | grep -v -E '^(identity|verification|ixfr-history)\.json$|^lock$')"
 status=$(api GET /v1/status)
 check_match "status still answers" '^200 ' "$status"
 check_match "readyz still ready" '^200 ' "$(api GET /readyz)"

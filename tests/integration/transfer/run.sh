@@ -200,6 +200,11 @@ same_answers "knot (public)" "$KNOT_PORT" "$APEX" "hmac-sha256:pub-key:$PUB_SECR
 same_answers "nsd (public)" "$NSD_PORT" "$APEX" "hmac-sha256:pub-key:$PUB_SECRET" 127.0.0.1
 same_answers "knot (vpc-0a000001)" "$KNOT2_PORT" "$PRIV" "hmac-sha256:vpc-a-key:$VPC_SECRET" 127.16.0.10
 
+XFR_KEY="hmac-sha256:pub-key:$PUB_SECRET"
+# xfr FILE TYPE: vpced's answer to a TSIG-signed AXFR or IXFR=SERIAL of the public zone, as kdig prints it.
+xfr() { kdig +time=5 +retry=0 @127.0.0.1 -p "$PORT" -y "$XFR_KEY" "$APEX" "$2" >"$1" 2>&1; }
+xfr "$DIR/axfr.$SERIAL" AXFR
+
 # --- a change: the provider accepts reports-to-orders (pendingAcceptance → available) ------------------------
 sed -i 's/^accepted = \["app-to-orders", "billing-to-orders"\]/accepted = ["app-to-orders", "billing-to-orders", "reports-to-orders"]/' "$CONF"
 grep -q '"reports-to-orders"\]' "$CONF" || die "cannot accept reports-to-orders in $CONF"
@@ -228,3 +233,49 @@ total=$(kdig +time=2 +retry=0 @127.0.0.1 -p "$PORT" -y "hmac-sha256:pub-key:$PUB
 check_true "IXFR carries fewer A records ($added) than the zone ($total)" test "$added" -gt 0 -a "$added" -lt "$total"
 out=$(kdig +time=2 +retry=0 @127.0.0.1 -p "$PORT" -y "hmac-sha256:pub-key:$PUB_SECRET" "$APEX" IXFR=12345 2>&1)
 check_eq "IXFR from an unknown serial falls back to the whole zone" "$total" "$(awk '$4 == "A"' <<<"$out" | wc -l)"
+
+# Exactly the change, before and after a restart: the history is kept in state_dir (ixfr-history.json).
+xfr "$DIR/axfr.$NEW" AXFR
+xfr "$DIR/ixfr.$SERIAL" IXFR="$SERIAL"
+py_checks "$HERE/ixfr_diff.py" "$DIR/axfr.$SERIAL" "$DIR/axfr.$NEW" "$DIR/ixfr.$SERIAL" "$SERIAL" "$NEW" "IXFR before a restart"
+check_true "state_dir holds the IXFR history" test -s "$DIR/state/ixfr-history.json"
+stop_vpced
+start_vpced
+check_eq "serial after a restart" "$NEW" "$(qdig +short "$APEX" SOA | awk '{print $3}')"
+check_contains "history loaded at start" "IXFR history: 1 version(s) loaded" "$(cat "$LOG")"
+xfr "$DIR/ixfr.$SERIAL.restarted" IXFR="$SERIAL"
+py_checks "$HERE/ixfr_diff.py" "$DIR/axfr.$SERIAL" "$DIR/axfr.$NEW" "$DIR/ixfr.$SERIAL.restarted" "$SERIAL" "$NEW" \
+  "IXFR after a restart"
+
+# A change while vpced is stopped (reports-to-orders rejected again): the step to the new serial is computed
+# at start from the records kept in the file, and the secondaries, told by the start-up NOTIFY, take an IXFR.
+stop_vpced
+sed -i 's/^accepted = \["app-to-orders", "billing-to-orders", "reports-to-orders"\]/accepted = ["app-to-orders", "billing-to-orders"]/' "$CONF"
+grep -q '^accepted = \["app-to-orders", "billing-to-orders"\]' "$CONF" || die "cannot reject reports-to-orders in $CONF"
+KNOT_LOG_AT=$(wc -c <"$DIR/knot/knot.log")
+start_vpced
+NEW2=$(qdig +short "$APEX" SOA | awk '{print $3}')
+check_true "serial grew with a change while stopped ($NEW → $NEW2)" test "${NEW2:-0}" -gt "$NEW"
+wait_serial "knot (public) after a restart" "$KNOT_PORT" "$APEX" "$NEW2"
+wait_serial "nsd (public) after a restart" "$NSD_PORT" "$APEX" "$NEW2"
+same_answers "knot (public) after a restart" "$KNOT_PORT" "$APEX" "$XFR_KEY" 127.0.0.1
+same_answers "nsd (public) after a restart" "$NSD_PORT" "$APEX" "$XFR_KEY" 127.0.0.1
+knot_new=$(tail -c +"$((KNOT_LOG_AT + 1))" "$DIR/knot/knot.log")
+check_contains "knot took an IXFR after the restart" "IXFR, incoming, remote 127.0.0.1@$PORT, finished" "$knot_new"
+check_contains "knot's IXFR went from $NEW to $NEW2" "serial $NEW -> $NEW2" "$knot_new"
+[[ "$knot_new" != *"AXFR-style"* ]] && pass || fail "knot got an AXFR-style IXFR after the restart: $knot_new"
+xfr "$DIR/axfr.$NEW2" AXFR
+xfr "$DIR/ixfr.$NEW" IXFR="$NEW"
+py_checks "$HERE/ixfr_diff.py" "$DIR/axfr.$NEW" "$DIR/axfr.$NEW2" "$DIR/ixfr.$NEW" "$NEW" "$NEW2" \
+  "IXFR of a change made while stopped"
+check_eq "IXFR over two changes: 6 SOAs" 6 "$(kdig +time=5 +retry=0 @127.0.0.1 -p "$PORT" -y "$XFR_KEY" "$APEX" \
+  IXFR="$SERIAL" 2>&1 | grep -c "IN[[:space:]]*SOA")"
+
+# A corrupt history file: vpced starts, says so, and answers IXFR with the whole zone.
+stop_vpced
+printf '{"format":1,"serial":' >"$DIR/state/ixfr-history.json"
+start_vpced
+check_contains "corrupt history: logged" "IXFR history: " "$(grep -i "starting with an empty history" "$LOG")"
+total2=$(awk '$4 == "A"' "$DIR/axfr.$NEW2" | wc -l)
+xfr "$DIR/ixfr.$NEW.corrupt" IXFR="$NEW"
+check_eq "corrupt history: IXFR from $NEW is the whole zone" "$total2" "$(awk '$4 == "A"' "$DIR/ixfr.$NEW.corrupt" | wc -l)"

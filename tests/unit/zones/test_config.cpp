@@ -978,3 +978,51 @@ azs = ["use1-az1"]
         "test.toml:11:6: error: accounts.id: expected a 12-digit account id, got '1234'\n"
         "test.toml:15:9: error: services.owner: unknown account '111122223333' (not in [[accounts]])\n");
 }
+
+TEST_CASE("server.rrl and the admin timeouts: defaults, values, errors") {
+  SECTION("defaults: RRL off, slip 2, /24 and /56, admin timeouts 10s") {
+    Config c = load_ok(kBase);
+    CHECK(c.server.rrl.rate == 0);
+    CHECK(c.server.rrl.slip == 2);
+    CHECK(c.server.rrl.ipv4_prefix == 24);
+    CHECK(c.server.rrl.ipv6_prefix == 56);
+    CHECK(c.server.rrl.exempt.empty());
+    CHECK(c.server.admin_read_timeout == 10s);
+    CHECK(c.server.admin_write_timeout == 10s);
+  }
+  SECTION("explicit values") {
+    std::string text = replace(kBase, "dns_listen = [\"127.0.0.1:5300\"]\n",
+                               "dns_listen = [\"127.0.0.1:5300\"]\nadmin_read_timeout = \"3s\"\n"
+                               "admin_write_timeout = \"1m\"\n\n[server.rrl]\nrate = 20\nslip = 0\n"
+                               "ipv4_prefix = 32\nipv6_prefix = 64\nexempt = [\"127.9.0.0/16\"]\n");
+    Config c = load_ok(text);
+    CHECK(c.server.rrl.rate == 20);
+    CHECK(c.server.rrl.slip == 0);
+    CHECK(c.server.rrl.ipv4_prefix == 32);
+    CHECK(c.server.rrl.ipv6_prefix == 64);
+    REQUIRE(c.server.rrl.exempt.size() == 1);
+    CHECK(to_string(c.server.rrl.exempt[0]) == "127.9.0.0/16");
+    CHECK(c.server.admin_read_timeout == 3s);
+    CHECK(c.server.admin_write_timeout == 60s);
+  }
+  SECTION("errors are positioned") {
+    std::string text = replace(kBase, "dns_listen = [\"127.0.0.1:5300\"]\n",
+                               "dns_listen = [\"127.0.0.1:5300\"]\n\n[server.rrl]\nslip = 101\n");
+    expect_error(text, where(text, "slip = 101", "101"), "server.rrl.slip: must be between 0 and 100, got 101");
+    text = replace(kBase, "dns_listen = [\"127.0.0.1:5300\"]\n",
+                   "dns_listen = [\"127.0.0.1:5300\"]\n\n[server.rrl]\nipv6_prefix = 128\n");
+    expect_error(text, where(text, "ipv6_prefix = 128", "128"),
+                 "server.rrl.ipv6_prefix: must be between 16 and 64, got 128");
+    text = replace(kBase, "dns_listen = [\"127.0.0.1:5300\"]\n",
+                   "dns_listen = [\"127.0.0.1:5300\"]\n\n[server.rrl]\nrate = \"5\"\n");
+    expect_error(text, where(text, "rate = \"5\"", "\"5\""), "server.rrl.rate: expected an integer, got string");
+    text = replace(kBase, "dns_listen = [\"127.0.0.1:5300\"]\n",
+                   "dns_listen = [\"127.0.0.1:5300\"]\n\n[server.rrl]\nwindow = 15\n");
+    Loaded l = load(text);
+    REQUIRE(l.diags.items().size() == 1);
+    CHECK(l.diags.items()[0].message.starts_with("unknown key 'window' in [server.rrl]"));
+    text = replace(kBase, "dns_listen = [\"127.0.0.1:5300\"]\n",
+                   "dns_listen = [\"127.0.0.1:5300\"]\nadmin_read_timeout = \"2h\"\n");
+    expect_error(text, where(text, "\"2h\""), "server.admin_read_timeout: must be between 1s and 1h, got '2h'");
+  }
+}
