@@ -423,14 +423,22 @@ struct Relay::Impl {
         n = ::recv(from, f.buffer.get(), c->set->buffer_size, MSG_DONTWAIT);
         if (n > 0) f.begin = 0, f.end = static_cast<size_t>(n);
       }
-      if (n < 0 && errno == EAGAIN) break;
-      if (n < 0) return abort_conn(*c);  // a reset: reset the other side too
-      if (n == 0) return end_of_flow(c, i);
+      if (n <= 0) {
+        const int err = n < 0 ? errno : 0;
+        c->set->give_pipe(f.pipe, true);  // empty: everything spliced in was spliced out
+        f.pipe = {};
+        if (n < 0 && err == EAGAIN) break;
+        if (n < 0) return abort_conn(*c);  // a reset: reset the other side too
+        return end_of_flow(c, i);
+      }
       add(bytes, static_cast<uint64_t>(n));
       c->last_activity = Clock::now();
       int r = flush(*c, i);
       if (r < 0) return abort_conn(*c);
       if (r > 0) return arm_write(c, i);
+      // Drained: the pipe goes back to the pool at once, so only flows waiting on a full destination hold one.
+      c->set->give_pipe(f.pipe, true);
+      f.pipe = {};
       if (burst + 1 == kBurst) {
         // The source may still hold bytes, and Asio's wait completes only on a new readiness edge: go on
         // after the other ready handlers instead of waiting.
@@ -440,11 +448,9 @@ struct Relay::Impl {
         return;
       }
     }
-    // Drained: give the buffer and pipe back while the flow waits (an idle connection holds neither).
+    // Drained: the buffer goes back too while the flow waits (an idle connection holds neither).
     c->set->give_buffer(std::move(f.buffer));
     f.begin = f.end = 0;
-    c->set->give_pipe(f.pipe, true);
-    f.pipe = {};
     arm_read(c, i);
   }
 
@@ -453,7 +459,8 @@ struct Relay::Impl {
   static void end_of_flow(const std::shared_ptr<Conn>& c, int i) {
     Flow& f = c->flows[i];
     f.done = true;
-    ::shutdown(fd_of(i == 0 ? c->target : c->client), SHUT_WR);
+    // The last flow to end skips the shutdown: both sockets close next, and close() sends that FIN.
+    if (c->open_flows > 1) ::shutdown(fd_of(i == 0 ? c->target : c->client), SHUT_WR);
     if (--c->open_flows == 0) {
       boost::system::error_code ignored;
       c->client.close(ignored);
