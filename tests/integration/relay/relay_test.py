@@ -460,6 +460,25 @@ try:
     check("half-close: the full response arrives after the client's FIN",
           len(rest) == reply_len and rest == generated(reply_len), "%d bytes" % len(rest))
 
+    # A slow reader: the target's 4 MB reply outruns the consumer, so the relay holds it back (the flow waits
+    # for the consumer's socket to drain, the target's socket fills, TCP stops the target) and loses nothing.
+    with connect(eni("c-echo", "use1-az2")) as s:
+        s.settimeout(30)
+        slow_len = 4 * 1024 * 1024
+        s.sendall(b"HASH %d\n" % slow_len)
+        s.shutdown(socket.SHUT_WR)
+        time.sleep(0.5)  # not a synchronisation: lets every buffer on the path fill before reading starts
+        buf = b""
+        while True:
+            d = s.recv(16384)
+            if not d:
+                break
+            buf += d
+            time.sleep(0.004)
+    line, _, rest = buf.partition(b"\n")
+    check("slow reader: the whole reply arrives intact through back-pressure",
+          rest == generated(slow_len), "%d of %d bytes" % (len(rest), slow_len))
+
     check("bytes to target counted",
           wait_for(lambda: (metric("vpced_relay_bytes_total", endpoint=ep_echo, direction="to_target") or 0)
                    >= 2 * len(payload), 2))
