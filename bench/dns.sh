@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# UDP benchmark of vpced against NSD and Knot on loopback with dnsperf (docs/performance.md).
+# UDP and TCP benchmark of vpced against NSD and Knot on loopback with dnsperf (docs/performance.md).
 # 1,000 services x 5 endpoints (20,003 records), the same zone for all three servers (derived from
 # `vpced zone`), one query file (80 % A hits, 10 % AAAA NODATA, 10 % NXDOMAIN). Per round and server, in
 # the order vpced, NSD, Knot: start, warm up, a saturating run (qps, average latency), a fixed-rate run
-# (CPU seconds from /proc/PID/stat per answered query, p99 latency from dnsperf -v), PSS/RSS, stop by pid.
+# (CPU seconds from /proc/PID/stat per answered query, p99 latency from dnsperf -v), PSS/RSS, a saturating
+# TCP run (dnsperf -m tcp: pipelined queries on CLIENTS connections), stop by pid.
 # Medians over the rounds; ratios vpced/NSD and vpced/Knot.
 # usage: bench/dns.sh BUILD_DIR   (environment: THREADS ROUNDS DURATION RATE CLIENTS DNSPERF_THREADS)
 set -u
@@ -59,7 +60,7 @@ server:
   listen: 127.0.0.1@$PORT
   rundir: $W/knot
   udp-workers: $THREADS
-  tcp-workers: 1
+  tcp-workers: $THREADS
   background-workers: 1
 database:
   storage: $W/knot
@@ -119,7 +120,7 @@ perf() { dnsperf -s 127.0.0.1 -p "$PORT" -d "$W/queries.txt" -c "$CLIENTS" -T "$
 field() { sed -n "s/^ *$1: *\([0-9.]*\).*/\1/p" | head -1; }
 
 # --- rounds --------------------------------------------------------------------------------------------------
-echo -e "server\tround\tqps\tavg_ms\tlost\tp99_ms_fixed\tcpu_us_per_q\tpss_kb\trss_kb\tlost_fixed" >"$W/results.tsv"
+echo -e "server\tround\tqps\tavg_ms\tlost\tp99_ms_fixed\tcpu_us_per_q\tpss_kb\trss_kb\tlost_fixed\tqps_tcp" >"$W/results.tsv"
 for round in $(seq "$ROUNDS"); do
   for server in vpced nsd knot; do
     start_server "$server" || exit 1
@@ -136,9 +137,11 @@ for round in $(seq "$ROUNDS"); do
     p99=$(awk '/^> / {print $NF}' "$W/fixed.out" | sort -g | awk '{a[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; printf "%.3f", a[i]*1000}')
     cpu=$(awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v q="$done_q" 'BEGIN {printf "%.2f", t / hz / q * 1e6}')
     read -r pss rss <<<"$(mem_kb "$SERVER_PID")"
+    # TCP: the same queries pipelined on CLIENTS connections (dnsperf keeps up to 100 in flight on each).
+    qps_tcp=$(perf -m tcp -l "$DURATION" | field 'Queries per second')
     stop_server
     avg_ms=$(awk -v a="$avg" 'BEGIN {printf "%.3f", a * 1000}')
-    echo -e "$server\t$round\t$qps\t$avg_ms\t$lost\t$p99\t$cpu\t$pss\t$rss\t$lost_fixed" | tee -a "$W/results.tsv"
+    echo -e "$server\t$round\t$qps\t$avg_ms\t$lost\t$p99\t$cpu\t$pss\t$rss\t$lost_fixed\t$qps_tcp" | tee -a "$W/results.tsv"
   done
 done
 
@@ -147,7 +150,8 @@ import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 threads, rate, clients, duration, rounds = sys.argv[2:]
 cols = [("qps", "qps (saturated)"), ("avg_ms", "avg latency ms (saturated)"), ("p99_ms_fixed", f"p99 ms at {rate} qps"),
-        ("cpu_us_per_q", f"CPU us/query at {rate} qps"), ("pss_kb", "PSS KiB"), ("rss_kb", "RSS KiB (sum)")]
+        ("cpu_us_per_q", f"CPU us/query at {rate} qps"), ("pss_kb", "PSS KiB"), ("rss_kb", "RSS KiB (sum)"),
+        ("qps_tcp", f"qps over TCP ({clients} pipelining connections)")]
 med = {s: {c: statistics.median(float(r[c]) for r in rows if r["server"] == s) for c, _ in cols} for s in ("vpced", "nsd", "knot")}
 print(f"\nmedians of {rounds} rounds; {threads} server thread(s), dnsperf -c {clients} -l {duration}\n")
 print("| metric | vpced | NSD | Knot | vpced/NSD | vpced/Knot |")
@@ -155,7 +159,7 @@ print("| --- | ---: | ---: | ---: | ---: | ---: |")
 ratio = lambda a, b: f"{a / b:.2f}" if b else "n/a"
 for c, label in cols:
     v, n, k = med["vpced"][c], med["nsd"][c], med["knot"][c]
-    fmt = "{:.0f}" if c in ("qps", "pss_kb", "rss_kb") else "{:.3f}" if "ms" in c else "{:.2f}"
+    fmt = "{:.0f}" if c in ("qps", "qps_tcp", "pss_kb", "rss_kb") else "{:.3f}" if "ms" in c else "{:.2f}"
     print(f"| {label} | {fmt.format(v)} | {fmt.format(n)} | {fmt.format(k)} | {ratio(v, n)} | {ratio(v, k)} |")
 PYEOF
 echo "raw results: $W/results.tsv"

@@ -1,6 +1,7 @@
 // The daemon's control loop: initial load, signals, reloads, status and metrics of the process.
 #include "cmd/daemon.hpp"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -249,6 +250,18 @@ struct Daemon::Impl {
   }
 };
 
+// Every ENI address × listener port costs one fd per relay thread and every relayed connection two: lift the
+// soft RLIMIT_NOFILE to the hard limit, as nginx and HAProxy do, and say how many that is.
+static void raise_fd_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  }
+  log(Level::Info, "open file limit " + std::to_string(rl.rlim_cur));
+}
+
 Daemon::Daemon(DaemonOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->options = std::move(options);
   impl_->register_metrics();
@@ -259,6 +272,7 @@ Daemon::~Daemon() = default;
 int Daemon::run() {
   Impl& d = *impl_;
   std::signal(SIGPIPE, SIG_IGN);
+  raise_fd_limit();
   std::vector<std::string> errors;
   auto snap = d.load(errors, d.last_build_seconds);
   if (!snap) {
@@ -277,7 +291,7 @@ int Daemon::run() {
     });
   };
   proxy::RelayOptions ro;
-  ro.threads = d.options.relay_threads ? d.options.relay_threads : std::max(1u, std::thread::hardware_concurrency());
+  ro.threads = d.options.relay_threads ? d.options.relay_threads : 1;
   d.relay = std::make_unique<proxy::Relay>(ro, callbacks);
   d.relay->start();
   d.notifier = std::make_unique<dns::Notifier>(d.ctx, [](std::string_view line) { log(Level::Warn, line); });
