@@ -635,9 +635,11 @@ class Loader {
         secondary_key_pos_.pop_back();
         return;
       }
+      // One server may take several NOTIFY streams, one per key (BIND with one view per key).
       for (const auto& other : tr.secondaries)
-        if (other.address == hp->value) {
-          error(hp->pos, "transfer.secondaries: duplicate address " + quote(to_string(hp->value)));
+        if (other.address == hp->value && other.key == sc.key) {
+          error(hp->pos, "transfer.secondaries: duplicate address " + quote(to_string(hp->value)) +
+                             (sc.key.empty() ? std::string() : " with key " + quote(sc.key)));
           secondary_key_pos_.pop_back();
           return;
         }

@@ -589,9 +589,14 @@ keys = [{ name = "vpc-a-key", algorithm = "hmac-sha256", secret_file = "k", view
     REQUIRE(l.diags.has_errors());
     CHECK(l.diags.items()[0].message.find("view") != std::string::npos);
   }
-  SECTION("the same address twice, one with a key") {
-    std::string bad = replace(text, "{ address = \"::1\" }", "{ address = \"127.0.0.1:5301\", key = \"vpc-a-key\" }");
-    expect_error(bad, where(bad, "\"127.0.0.1:5301\", key"), "transfer.secondaries: duplicate address '127.0.0.1:5301'");
+  SECTION("the same address with another key: a second NOTIFY stream (one per view of a BIND)") {
+    std::string two = replace(text, "{ address = \"::1\" }", "{ address = \"127.0.0.1:5302\" }");
+    CHECK(load_ok(two).transfer.secondaries.size() == 3);
+  }
+  SECTION("the same address with the same key twice") {
+    std::string bad = replace(text, "{ address = \"::1\" }", "{ address = \"127.0.0.1:5302\", key = \"vpc-a-key\" }");
+    expect_error(bad, where(bad, "\"127.0.0.1:5302\", key = \"vpc-a-key\" }]"),
+                 "transfer.secondaries: duplicate address '127.0.0.1:5302' with key 'vpc-a-key'");
   }
 }
 
