@@ -124,10 +124,12 @@ struct Daemon::Impl {
         log(Level::Warn, std::string("IXFR history: cannot save it: ") + e.what());
       }
     }
-    // NOTIFY (RFC 1996) the secondaries of every zone whose content changed; at start, of every zone.
+    // NOTIFY (RFC 1996) the secondaries of every zone whose content changed; at start, of every zone. A
+    // secondary with a key hears of its key's view only, signed (dns/notify.hpp).
     if (notifier && (!before || before->serial() != snap->serial())) {
-      auto apexes = dns::changed_apexes(before.get(), *snap);
-      if (!apexes.empty()) notifier->notify(snap->model().config.transfer.secondaries, apexes);
+      const auto keys = transfer.keys();
+      auto jobs = dns::plan_notify(before.get(), *snap, *keys);
+      if (!jobs.empty()) notifier->notify(jobs);
     }
     if (relay)
       for (const auto& e : relay->update(snap)) log(Level::Warn, "relay: " + e);

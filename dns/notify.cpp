@@ -1,8 +1,11 @@
 // NOTIFY sender (RFC 1996): one UDP exchange per (secondary, zone), retried with doubling timeouts.
 #include "dns/notify.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
+#include <ctime>
 #include <map>
 #include <random>
 #include <set>
@@ -34,20 +37,60 @@ bool is_notify_ack(std::span<const uint8_t> r, uint16_t id) {
   return r.size() >= kHeaderSize && read_u16(r.data()) == id && (r[2] & kFlagQr) && ((r[2] >> 3) & 0x0F) == kOpcodeNotify;
 }
 
-std::vector<std::string> changed_apexes(const zones::Snapshot* before, const zones::Snapshot& after) {
+namespace {
+
+// (view name, apex) of every zone of `after` whose content differs from `before`'s, in view and zone order.
+std::vector<std::pair<std::string, std::string>> changed_zones(const zones::Snapshot* before, const zones::Snapshot& after) {
   std::map<std::pair<std::string, std::string>, std::string> old;
   if (before)
     for (uint32_t v = 0; v < before->view_count(); ++v)
       for (const auto& z : before->zones(v)) old[{before->view_name(v), z.apex}] = zones::zone_digest(z);
-  std::set<std::string> seen;
-  std::vector<std::string> out;
+  std::vector<std::pair<std::string, std::string>> out;
   for (uint32_t v = 0; v < after.view_count(); ++v)
     for (const auto& z : after.zones(v)) {
       auto it = old.find({after.view_name(v), z.apex});
       if (it != old.end() && it->second == zones::zone_digest(z)) continue;
-      if (seen.insert(z.apex).second) out.push_back(z.apex);
+      out.emplace_back(after.view_name(v), z.apex);
     }
   return out;
+}
+
+std::string key_name(std::string_view name) {
+  std::string s(name);
+  if (!s.empty() && s.back() == '.') s.pop_back();
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+}  // namespace
+
+std::vector<std::string> changed_apexes(const zones::Snapshot* before, const zones::Snapshot& after) {
+  std::set<std::string> seen;
+  std::vector<std::string> out;
+  for (auto& [view, apex] : changed_zones(before, after))
+    if (seen.insert(apex).second) out.push_back(apex);
+  return out;
+}
+
+std::vector<NotifyJob> plan_notify(const zones::Snapshot* before, const zones::Snapshot& after, std::span<const TsigKey> keys) {
+  const auto changed = changed_zones(before, after);
+  const auto apexes = changed_apexes(before, after);
+  const std::string public_view = after.view_name(zones::Snapshot::kPublicView);
+  std::vector<NotifyJob> jobs;
+  for (const auto& s : after.model().config.transfer.secondaries) {
+    if (s.key.empty()) {
+      for (const auto& a : apexes) jobs.push_back({s.address, a, std::nullopt});
+      continue;
+    }
+    const auto k = std::find_if(keys.begin(), keys.end(), [&](const TsigKey& t) { return key_name(t.name) == key_name(s.key); });
+    if (k == keys.end()) continue;
+    std::set<std::string> seen;
+    for (const auto& [view, apex] : changed) {
+      if (view != public_view && view != k->view) continue;
+      if (seen.insert(apex).second) jobs.push_back({s.address, apex, *k});
+    }
+  }
+  return jobs;
 }
 
 struct Notifier::Impl : std::enable_shared_from_this<Impl> {
@@ -60,10 +103,11 @@ struct Notifier::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::io_context& c, std::function<void(std::string_view)> l, NotifyOptions o)
       : ctx(c), log(std::move(l)), options(o) {}
 
-  awaitable<void> send(zones::HostPort target, std::string apex) {
+  awaitable<void> send(zones::HostPort target, std::string apex, std::optional<TsigKey> key = std::nullopt) {
     auto self = shared_from_this();
     const uint16_t id = static_cast<uint16_t>(rng());
-    const auto msg = make_notify(id, apex);
+    auto msg = make_notify(id, apex);
+    const size_t unsigned_size = msg.size();
     boost::system::error_code ec;
     udp::socket socket(ctx);
     const auto addr = asio::ip::make_address(zones::to_string(target.addr), ec);
@@ -75,6 +119,11 @@ struct Notifier::Impl : std::enable_shared_from_this<Impl> {
     std::array<uint8_t, 512> buf;
     unsigned timeout = options.first_timeout_ms;
     for (unsigned attempt = 1; attempt <= options.tries; ++attempt, timeout *= 2) {
+      if (key) {  // signed at the time of each try, so a late retry is not outside the secondary's fudge
+        msg.resize(unsigned_size);
+        write_u16(msg.data() + 10, 0);
+        sign_request(msg, *key, static_cast<uint64_t>(std::time(nullptr)));
+      }
       socket.send_to(asio::buffer(msg), to, 0, ec);
       // Wait for an answer from the target until the timer fires (it closes the wait by cancelling).
       timer.expires_after(std::chrono::milliseconds(timeout));
@@ -114,6 +163,10 @@ Notifier::~Notifier() = default;
 void Notifier::notify(const std::vector<zones::HostPort>& targets, const std::vector<std::string>& apexes) {
   for (const auto& t : targets)
     for (const auto& a : apexes) asio::co_spawn(impl_->ctx, impl_->send(t, a), asio::detached);
+}
+
+void Notifier::notify(const std::vector<NotifyJob>& jobs) {
+  for (const auto& j : jobs) asio::co_spawn(impl_->ctx, impl_->send(j.target, j.apex, j.key), asio::detached);
 }
 
 uint64_t Notifier::acknowledged() const { return impl_->acked.load(); }

@@ -4,11 +4,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "dns/tsig.hpp"
 #include "zones/net.hpp"
 #include "zones/snapshot.hpp"
 
@@ -30,6 +32,21 @@ bool is_notify_ack(std::span<const uint8_t> response, uint16_t id);
 // the SOA serial aside; a zone that appeared counts as changed.
 std::vector<std::string> changed_apexes(const zones::Snapshot* before, const zones::Snapshot& after);
 
+// One NOTIFY to send: where, for which zone, and the key that signs it (none: unsigned).
+struct NotifyJob {
+  zones::HostPort target;
+  std::string apex;
+  std::optional<TsigKey> key;
+};
+
+// The NOTIFY for a change from `before` (null: start-up, every zone) to `after`, for after's
+// transfer.secondaries. A secondary without key gets every changed apex, unsigned (as changed_apexes). A
+// secondary with a key gets the changed zones of that key's view, signed with it: a VPC key the VPC's
+// private zones and the public zone (which that view also serves), a key without view the public zone —
+// so that a secondary with one view per key (BIND `match-clients { key …; }`) files each NOTIFY under the
+// view that holds the zone. A key name not among `keys` (its secret failed to load) sends nothing.
+std::vector<NotifyJob> plan_notify(const zones::Snapshot* before, const zones::Snapshot& after, std::span<const TsigKey> keys);
+
 struct NotifyOptions {
   unsigned first_timeout_ms = 1000;  // doubles per try: 1 s, 2 s, 4 s, 8 s, 16 s
   unsigned tries = 5;
@@ -42,6 +59,8 @@ class Notifier {
   ~Notifier();
   // Sends one NOTIFY per (target, apex); each is retried until acknowledged or out of tries.
   void notify(const std::vector<zones::HostPort>& targets, const std::vector<std::string>& apexes);
+  // Sends each job; a job with a key is signed (RFC 8945 §4.3), each retry signed afresh.
+  void notify(const std::vector<NotifyJob>& jobs);
   uint64_t acknowledged() const;
   uint64_t failed() const;
 

@@ -62,11 +62,23 @@ size_t respond(const zones::Snapshot& snapshot, std::span<const uint8_t> query, 
   switch (parse_query(query, q)) {
     case ParseResult::Drop: oc.dropped = true; return 0;
     case ParseResult::FormErr: oc.rcode = kRcodeFormErr; return header_only(query, kRcodeFormErr, out);
-    case ParseResult::NotImp: oc.rcode = kRcodeNotImp; return header_only(query, kRcodeNotImp, out);
+    case ParseResult::NotImp:
+      if (has_tsig(query)) {  // a signed NOTIFY or UPDATE: its NOTIMP is signed too (RFC 8945 §5.3)
+        oc.signed_query = true;
+        return 0;
+      }
+      oc.rcode = kRcodeNotImp;
+      return header_only(query, kRcodeNotImp, out);
     case ParseResult::Ok: break;
   }
 
   oc.qtype = q.qtype;
+  // A TSIG-signed query takes the slower path (verification, the key's view, a signed answer), except a zone
+  // transfer over TCP, whose stream verifies and signs itself.
+  if (q.tsig && !(client.transport == Transport::Tcp && (q.qtype == kTypeAxfr || q.qtype == kTypeIxfr))) {
+    oc.signed_query = true;
+    return 0;
+  }
   // View: the listener's VPC, else the client's address — or, from a trusted source (a resolver in front of
   // vpced), the EDNS Client Subnet address (RFC 7871).
   ClientSubnet ecs;
@@ -131,7 +143,7 @@ size_t respond(const zones::Snapshot& snapshot, std::span<const uint8_t> query, 
     auto r = snapshot.lookup(view, q.name(), q.qtype);
     oc.lookup = r.kind;
     if (r.kind == zones::Lookup::Refused) {
-      if (snapshot.has_forwarders()) {
+      if (snapshot.has_forwarders() && client.may_forward) {
         oc.forward = true;
         return 0;
       }

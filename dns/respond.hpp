@@ -16,6 +16,7 @@ struct Client {
   zones::IpAddr address;
   Transport transport = Transport::Udp;
   int32_t listener_view = -1;  // a view fixed by the address the query arrived on, or -1
+  bool may_forward = true;     // false: a name outside every zone is REFUSED even with forwarders (signed queries)
 };
 
 // What happened to a query, for metrics and the query log.
@@ -29,10 +30,12 @@ struct Outcome {
   bool forward = false;  // no answer written: the name is outside every zone and forwarders exist
   bool ecs_used = false; // EDNS Client Subnet from a trusted source picked the view
   bool transfer = false; // no answer written: an AXFR/IXFR over TCP, for the transfer stream (dns/transfer.hpp)
+  bool signed_query = false;  // no answer written: the query carries a TSIG, for respond_signed (dns/signed_answer.hpp)
 };
 
 // Writes the response to `query` into `out` and returns its size; 0 means send nothing: either drop, or
-// (outcome->forward) hand the query to the forwarders.
+// (outcome->forward) hand the query to the forwarders, or (outcome->signed_query) answer it with
+// respond_signed, or (outcome->transfer) stream a zone transfer.
 // `out` must hold at least 512 bytes. Never allocates; never throws.
 size_t respond(const zones::Snapshot& snapshot, std::span<const uint8_t> query, const Client& client,
                std::span<uint8_t> out, Outcome* outcome = nullptr);

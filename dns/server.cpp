@@ -25,6 +25,7 @@
 #include "dns/forwarder.hpp"
 #include "dns/respond.hpp"
 #include "dns/rrl.hpp"
+#include "dns/signed_answer.hpp"
 #include "dns/wire.hpp"
 
 namespace vpced::dns {
@@ -356,6 +357,8 @@ struct DnsServer::Impl {
         for (int i = 0; i < n; ++i) {
           client.address = batch->sender_address(i);
           batch->answer_len[i] = respond(snap, batch->query(i), client, batch->answer(i), &batch->outcome[i]);
+          if (batch->outcome[i].signed_query)
+            batch->answer_len[i] = answer_signed(snap, batch->query(i), client, batch->answer(i), batch->outcome[i]);
           batch->rrl[i] = RrlAction::Pass;
           if (rrl_config.rate != 0 && (batch->answer_len[i] != 0 || batch->outcome[i].forward)) {
             batch->rrl[i] = rrl_decide(rrl, rrl_config, client.address, now_us, w.rrl_limited);
@@ -415,6 +418,15 @@ struct DnsServer::Impl {
     size_t m = fit_forwarded(query, st->answer, 65535, out);
     count_forwarded(w, view, Transport::Tcp, out.subspan(0, m));
     co_return m;
+  }
+
+  // The answer to a TSIG-signed query (respond() left it to us): verified against the live keys, signed.
+  size_t answer_signed(const zones::Snapshot& snap, std::span<const uint8_t> query, const Client& client,
+                       std::span<uint8_t> out, Outcome& oc) const {
+    static const std::vector<TsigKey> kNoKeys;
+    const auto keys = options.transfer ? options.transfer->keys() : nullptr;
+    return respond_signed(snap, query, client, keys ? std::span<const TsigKey>(*keys) : std::span<const TsigKey>(kNoKeys),
+                          static_cast<uint64_t>(std::time(nullptr)), out, &oc);
   }
 
   static awaitable<void> tcp_watchdog(std::shared_ptr<TcpConn> c) {
@@ -484,6 +496,7 @@ struct DnsServer::Impl {
         const zones::Snapshot& snap = reader.current();
         client.listener_view = snap.view_for_listener(local);
         size_t m = respond(snap, std::span(in.data(), len), client, std::span(out.data() + 2, 65535), &oc);
+        if (oc.signed_query) m = answer_signed(snap, std::span(in.data(), len), client, std::span(out.data() + 2, 65535), oc);
         account(w, snap, oc, Transport::Tcp, client.address, std::span(in.data(), len));
         if (oc.transfer) {
           // AXFR/IXFR: several messages, produced and written one at a time (dns/transfer.hpp).

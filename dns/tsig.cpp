@@ -280,6 +280,22 @@ void TsigSigner::sign(std::vector<uint8_t>& msg, uint64_t now, uint16_t error) {
   first_ = false;
 }
 
+void sign_request(std::vector<uint8_t>& msg, const TsigKey& key, uint64_t now) {
+  const auto alg = algorithm_wire(key.algorithm);
+  std::vector<uint8_t> d(msg);
+  append(d, key.name_wire);
+  put16(d, kClassAnyTsig);
+  put16(d, 0);
+  put16(d, 0);
+  append(d, alg);
+  put48(d, now);
+  put16(d, kDefaultFudge);
+  put16(d, 0);  // error
+  put16(d, 0);  // other len
+  const auto mac = hmac(key.algorithm, key.secret, d);
+  append_tsig_rr(msg, key.name_wire, alg, now, mac, read_u16(msg.data()), 0, {});
+}
+
 void append_tsig_error(std::vector<uint8_t>& msg, const TsigRequest& request, uint64_t now, uint16_t error) {
   append_tsig_rr(msg, request.key_name, request.algorithm_wire, now, {}, request.original_id, error, {});
 }

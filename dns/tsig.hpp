@@ -9,9 +9,10 @@
 #include <string_view>
 #include <vector>
 
+#include "dns/wire.hpp"
+
 namespace vpced::dns {
 
-inline constexpr uint16_t kTypeTsig = 250;
 inline constexpr uint8_t kRcodeNotAuth = 9;
 // TSIG error codes (RFC 8945 §3, the TSIG RR's Error field).
 inline constexpr uint16_t kTsigBadSig = 16, kTsigBadKey = 17, kTsigBadTime = 18, kTsigBadTrunc = 22;
@@ -67,6 +68,10 @@ class TsigSigner {
   uint16_t id_;
   bool first_ = true;
 };
+
+// Signs a request (RFC 8945 §4.3, no prior MAC; original ID = the message's ID): appends the TSIG RR. Used for
+// NOTIFY (dns/notify.cpp).
+void sign_request(std::vector<uint8_t>& msg, const TsigKey& key, uint64_t now);
 
 // Appends an unsigned TSIG RR (MAC size 0) carrying `error` — the answer to BADKEY/BADSIG (RFC 8945 §5.2).
 void append_tsig_error(std::vector<uint8_t>& msg, const TsigRequest& request, uint64_t now, uint16_t error);

@@ -77,6 +77,7 @@ ParseResult parse_query(std::span<const uint8_t> p, Query& q) {
   q.question_end = pos;
 
   q.edns = false;
+  q.tsig = false;
   const unsigned records = unsigned{ancount} + nscount + arcount;
   for (unsigned i = 0; i < records; ++i) {
     bool root = false;
@@ -93,12 +94,31 @@ ParseResult parse_query(std::span<const uint8_t> p, Query& q) {
       q.opt_rdata = pos + 10;
       q.opt_rdlength = rdlength;
     }
+    if (type == kTypeTsig) q.tsig = true;
     pos += 10;
     if (pos + rdlength > p.size()) return ParseResult::FormErr;
     pos += rdlength;
   }
   if (pos != p.size()) return ParseResult::FormErr;  // trailing bytes (Knot's choice; see docs/dns.md)
   return ParseResult::Ok;
+}
+
+bool has_tsig(std::span<const uint8_t> p) {
+  if (p.size() < kHeaderSize || read_u16(&p[10]) == 0) return false;
+  const unsigned qd = read_u16(&p[4]);
+  const unsigned records = unsigned{read_u16(&p[6])} + read_u16(&p[8]) + read_u16(&p[10]);
+  size_t pos = kHeaderSize;
+  bool root = false;
+  for (unsigned i = 0; i < qd; ++i) {
+    if (!skip_name(p, pos, root) || pos + 4 > p.size()) return false;
+    pos += 4;
+  }
+  for (unsigned i = 0; i < records; ++i) {
+    if (!skip_name(p, pos, root) || pos + 10 > p.size()) return false;
+    if (read_u16(&p[pos]) == kTypeTsig) return true;
+    pos += 10 + read_u16(&p[pos + 8]);
+  }
+  return false;
 }
 
 EcsResult find_client_subnet(std::span<const uint8_t> p, const Query& q, ClientSubnet& out) {

@@ -47,6 +47,7 @@ struct Query {
   uint8_t edns_version = 0;
   uint16_t edns_flags = 0;
   size_t opt_rdata = 0, opt_rdlength = 0;  // the OPT RR's options, as offsets into the packet
+  bool tsig = false;                        // a TSIG RR (type 250) is among the records (RFC 8945)
 
   std::span<const uint8_t> name() const { return {lower_name, name_length}; }
 };
@@ -54,6 +55,11 @@ struct Query {
 // Parses a query. FORMERR: QDCOUNT != 1, a bad or truncated question (compression pointers are not accepted
 // in a query's QNAME), truncated records, two OPT RRs or an OPT not at the root, bytes after the last record.
 ParseResult parse_query(std::span<const uint8_t> packet, Query& q);
+
+inline constexpr uint16_t kTypeTsig = 250;  // RFC 8945 §4.2
+// Whether a message's records include a TSIG RR; no allocation. For messages parse_query does not walk
+// (opcode other than QUERY).
+bool has_tsig(std::span<const uint8_t> packet);
 
 // EDNS Client Subnet (RFC 7871 §6).
 inline constexpr uint16_t kEdnsOptionEcs = 8;

@@ -28,6 +28,7 @@ const std::vector<SchemaTable>& config_schema() {
         "admin_write_timeout", "rrl"}},
       {"server.rrl", {"rate", "slip", "ipv4_prefix", "ipv6_prefix", "exempt"}},
       {"transfer", {"secondaries", "allow", "keys"}},
+      {"transfer.secondaries", {"address", "key"}},
       {"transfer.keys", {"name", "algorithm", "secret_file", "view"}},
       {"verify", {"resolvers", "nameservers", "mode", "interval", "give_up_after", "recheck_every"}},
       {"accounts", {"id", "az_names"}},
@@ -612,7 +613,40 @@ class Loader {
     TransferConfig& tr = cfg_.transfer;
     tr.pos = pos(t);
     check_keys(t, "transfer", "in [transfer]");
-    host_ports(t.get("secondaries"), "transfer.secondaries", 53, tr.secondaries);
+    // Each secondary is "host:port" or { address = "host:port", key = "KEY" } (a signed NOTIFY).
+    each(t.get("secondaries"), "transfer.secondaries", [&](const toml::node* e) {
+      SecondaryConfig sc;
+      std::optional<At<HostPort>> hp;
+      if (e->is_table()) {
+        const toml::table* st = e->as_table();
+        check_keys(*st, "transfer.secondaries", "in transfer.secondaries");
+        hp = host_port(require(*st, "address", "transfer.secondaries"), "transfer.secondaries.address", 53);
+        if (auto k = dns_name(st->get("key"), "transfer.secondaries.key", 1, true)) {
+          sc.key = k->value;
+          secondary_key_pos_.push_back(k->pos);
+        } else {
+          secondary_key_pos_.push_back({});
+        }
+      } else {
+        hp = host_port(e, "transfer.secondaries", 53);
+        secondary_key_pos_.push_back({});
+      }
+      if (!hp) {
+        secondary_key_pos_.pop_back();
+        return;
+      }
+      // One server may take several NOTIFY streams, one per key (BIND with one view per key).
+      for (const auto& other : tr.secondaries)
+        if (other.address == hp->value && other.key == sc.key) {
+          error(hp->pos, "transfer.secondaries: duplicate address " + quote(to_string(hp->value)) +
+                             (sc.key.empty() ? std::string() : " with key " + quote(sc.key)));
+          secondary_key_pos_.pop_back();
+          return;
+        }
+      sc.address = hp->value;
+      sc.pos = hp->pos;
+      tr.secondaries.push_back(std::move(sc));
+    });
     cidrs(t.get("allow"), "transfer.allow", tr.allow);
     each(t.get("keys"), "transfer.keys", [&](const toml::node* e) {
       const toml::table* k = table(e, "transfer.keys");
@@ -1269,6 +1303,11 @@ class Loader {
       if (!k.view.empty() && !vpc_by_id_.count(k.view))
         error(key_src_[i].view, "transfer.keys.view: unknown vpc " + quote(k.view) + " (not in [[vpcs]])");
     }
+    for (size_t i = 0; i < cfg_.transfer.secondaries.size(); ++i) {
+      const std::string& key = cfg_.transfer.secondaries[i].key;
+      if (!key.empty() && !by_name.count(key))
+        error(secondary_key_pos_[i], "transfer.secondaries.key: unknown key " + quote(key) + " (not in transfer.keys)");
+    }
   }
 
   fs::path path_;     // as given
@@ -1281,6 +1320,7 @@ class Loader {
   std::vector<VpcSrc> vpc_src_;
   std::vector<EndpointSrc> endpoint_src_;
   std::vector<KeySrc> key_src_;
+  std::vector<SourcePos> secondary_key_pos_;  // per transfer.secondaries entry
   std::map<std::string, size_t> account_by_id_, service_by_name_, service_by_id_, vpc_by_id_, endpoint_by_name_,
       endpoint_by_id_;
   std::map<std::string, std::pair<size_t, size_t>> subnet_by_id_;  // → (vpc index, subnet index)

@@ -55,8 +55,16 @@ struct TsigKeyConfig {
   SourcePos pos;
 };
 
+// A NOTIFY target; with `key`, the NOTIFY is signed with that transfer key and covers the zones of the key's
+// view (docs/secondaries.md).
+struct SecondaryConfig {
+  HostPort address;                               // port defaults to 53
+  std::string key;                                // a transfer.keys name, or empty: unsigned NOTIFY
+  SourcePos pos;
+};
+
 struct TransferConfig {
-  std::vector<HostPort> secondaries;              // NOTIFY targets, port defaults to 53
+  std::vector<SecondaryConfig> secondaries;       // NOTIFY targets
   std::vector<Cidr> allow;                        // AXFR/IXFR ACL
   std::vector<TsigKeyConfig> keys;
   SourcePos pos;

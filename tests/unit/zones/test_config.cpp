@@ -560,6 +560,46 @@ TEST_CASE("identifier formats") {
   }
 }
 
+TEST_CASE("transfer.secondaries: addresses, or tables with an address and a key") {
+  std::string text = kBase + R"(
+[transfer]
+secondaries = ["127.0.0.1:5301", { address = "127.0.0.1:5302", key = "vpc-a-key" }, { address = "::1" }]
+keys = [{ name = "vpc-a-key", algorithm = "hmac-sha256", secret_file = "k", view = "vpc-0a000001" }]
+)";
+  Config c = load_ok(text);
+  REQUIRE(c.transfer.secondaries.size() == 3);
+  CHECK(to_string(c.transfer.secondaries[0].address) == "127.0.0.1:5301");
+  CHECK(c.transfer.secondaries[0].key.empty());
+  CHECK(to_string(c.transfer.secondaries[1].address) == "127.0.0.1:5302");
+  CHECK(c.transfer.secondaries[1].key == "vpc-a-key");
+  CHECK(to_string(c.transfer.secondaries[2].address) == "[::1]:53");
+  CHECK(c.transfer.secondaries[2].key.empty());
+
+  SECTION("a key that is not in transfer.keys") {
+    std::string bad = replace(text, "key = \"vpc-a-key\" }", "key = \"nope\" }");
+    expect_error(bad, where(bad, "\"nope\""), "transfer.secondaries.key: unknown key 'nope' (not in transfer.keys)");
+  }
+  SECTION("a table without address") {
+    std::string bad = replace(text, "{ address = \"::1\" }", "{ key = \"vpc-a-key\" }");
+    expect_error(bad, where(bad, "{ key = \"vpc-a-key\" }"), "missing key 'address' in transfer.secondaries");
+  }
+  SECTION("an unknown key in the table") {
+    std::string bad = replace(text, "{ address = \"::1\" }", "{ address = \"::1\", view = \"x\" }");
+    Loaded l = load(bad);
+    REQUIRE(l.diags.has_errors());
+    CHECK(l.diags.items()[0].message.find("view") != std::string::npos);
+  }
+  SECTION("the same address with another key: a second NOTIFY stream (one per view of a BIND)") {
+    std::string two = replace(text, "{ address = \"::1\" }", "{ address = \"127.0.0.1:5302\" }");
+    CHECK(load_ok(two).transfer.secondaries.size() == 3);
+  }
+  SECTION("the same address with the same key twice") {
+    std::string bad = replace(text, "{ address = \"::1\" }", "{ address = \"127.0.0.1:5302\", key = \"vpc-a-key\" }");
+    expect_error(bad, where(bad, "\"127.0.0.1:5302\", key = \"vpc-a-key\" }]"),
+                 "transfer.secondaries: duplicate address '127.0.0.1:5302' with key 'vpc-a-key'");
+  }
+}
+
 TEST_CASE("missing required keys and tables") {
   SECTION("a key") {
     std::string text = replace(kBase, "owner = \"111122223333\"\n", "");
