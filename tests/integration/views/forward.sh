@@ -192,7 +192,9 @@ a_start=$(date +%s%N)
 out=$(q $PUB +time=2 "$REGIONAL" A)
 a_ms=$((($(date +%s%N) - a_start) / 1000000))
 check_eq "authoritative answer while a forward hangs" "$A_APP" "$(dig_a_set "$out")"
-check_true "authoritative answer while a forward hangs took $a_ms ms (< 500)" test "$a_ms" -lt 500
+# The hanging forward lasts ~5 s (the forwarder's timeout): an answer well under that was not queued behind it.
+# The bound leaves room for dig's own start-up on a loaded machine.
+check_true "authoritative answer while a forward hangs took $a_ms ms (< 2000)" test "$a_ms" -lt 2000
 out=$(q $APP +time=2 "$PRIV" A)
 check_eq "private answer while a forward hangs" "$A_APP" "$(dig_a_set "$out")"
 wait "$SLOW_PID"
