@@ -40,13 +40,14 @@ std::string_view to_string(RelayError e) {
     case RelayError::NoHealthyTarget: return "no_healthy_target";
     case RelayError::LimitReached: return "limit_reached";
     case RelayError::ConnectFailed: return "connect_failed";
+    case RelayError::EndpointLimit: return "endpoint_limit";
   }
   return "?";
 }
 
 namespace {
 
-constexpr size_t kRelayErrors = 3;
+constexpr size_t kRelayErrors = 4;
 
 zones::HostPort peer_of(const sockaddr_storage& ss) {
   zones::HostPort hp;
@@ -160,6 +161,7 @@ struct ServiceTable {
   milliseconds idle_timeout{350000};
   milliseconds connect_timeout{10000};
   uint32_t max_connections = 55000;
+  uint32_t max_per_endpoint = 0;  // 0: no limit
   std::vector<std::shared_ptr<TargetStats>> targets;
   std::vector<std::string> target_azs;  // parallel to targets
 };
@@ -599,9 +601,22 @@ struct Relay::Impl {
           ::close(fd);
           continue;
         }
+        // The endpoint's slot is reserved before anything else (the Conn gives it back); over the limit the
+        // consumer gets a reset.
+        EndpointStats& es = *l->endpoint->stats;
+        const uint32_t cap = l->endpoint->service->max_per_endpoint;
+        if (es.active.fetch_add(1, std::memory_order_relaxed) >= cap && cap != 0) {
+          es.active.fetch_sub(1, std::memory_order_relaxed);
+          add(es.rejected[static_cast<size_t>(RelayError::EndpointLimit)]);
+          const linger lg{1, 0};
+          ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+          ::close(fd);
+          continue;
+        }
         tcp::socket socket(w.ctx);
         socket.assign(family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
         if (ec) {
+          es.active.fetch_sub(1, std::memory_order_relaxed);
           ::close(fd);
           continue;
         }
@@ -615,7 +630,6 @@ struct Relay::Impl {
         c->eni_az = l->eni_az;
         c->idle_timeout = c->endpoint->service->idle_timeout;
         w.conns->all.insert(c.get());
-        add(c->endpoint->stats->active, 1u);
         add(c->endpoint->stats->total);
         asio::co_spawn(w.ctx, session(c), asio::detached);
       }
@@ -717,6 +731,7 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
       st->idle_timeout = milliseconds(lb.idle_timeout);
       st->connect_timeout = milliseconds(lb.connect_timeout);
       st->max_connections = lb.max_connections_per_target;
+      st->max_per_endpoint = lb.max_connections_per_endpoint;
       for (const auto& t : lb.targets) {
         auto key = std::make_pair(sc.name, t.address);
         std::shared_ptr<TargetStats> ts;

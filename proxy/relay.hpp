@@ -19,7 +19,7 @@
 namespace vpced::proxy {
 
 // Why a consumer's connection was reset before it reached a target.
-enum class RelayError { NoHealthyTarget, LimitReached, ConnectFailed };
+enum class RelayError { NoHealthyTarget, LimitReached, ConnectFailed, EndpointLimit };
 std::string_view to_string(RelayError e);
 
 struct RelayOptions {

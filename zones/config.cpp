@@ -37,7 +37,7 @@ const std::vector<SchemaTable>& config_schema() {
         "private_dns_name", "load_balancer"}},
       {"services.load_balancer",
        {"cross_zone", "proxy_protocol_v2", "idle_timeout", "connect_timeout", "max_connections_per_target",
-        "listeners", "targets", "health_check"}},
+        "max_connections_per_endpoint", "listeners", "targets", "health_check"}},
       {"services.load_balancer.targets", {"address", "az"}},
       {"services.load_balancer.health_check", {"interval", "timeout", "healthy_threshold", "unhealthy_threshold"}},
       {"vpcs", {"id", "account", "dns_clients", "dns_listen", "subnets"}},
@@ -822,6 +822,9 @@ class Loader {
     if (auto v = integer(t.get("max_connections_per_target"), "services.load_balancer.max_connections_per_target", 1,
                          1000000))
       lb.max_connections_per_target = static_cast<uint32_t>(*v);
+    if (auto v = integer(t.get("max_connections_per_endpoint"), "services.load_balancer.max_connections_per_endpoint",
+                         0, 1000000))
+      lb.max_connections_per_endpoint = static_cast<uint32_t>(*v);
     each(t.get("listeners"), "services.load_balancer.listeners", [&](const toml::node* e) {
       auto v = integer(e, "services.load_balancer.listeners", 1, 65535);
       if (!v) return;

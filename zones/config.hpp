@@ -107,6 +107,7 @@ struct LoadBalancerConfig {
   Seconds idle_timeout{350};
   Seconds connect_timeout{10};
   uint32_t max_connections_per_target = 55000;
+  uint32_t max_connections_per_endpoint = 0;  // open consumer connections per endpoint; 0 = no limit
   std::vector<uint16_t> listeners;
   std::vector<TargetConfig> targets;
   HealthCheckConfig health_check;

@@ -75,6 +75,7 @@ BACKENDS = {
     "l1": ("127.0.0.61", "use1-az1", False),
     "g1": ("127.0.0.71", "use1-az1", False),
     "s1": ("127.0.0.81", "use1-az1", False), "s2": ("127.0.0.82", "use1-az1", False),
+    "m1": ("127.0.0.91", "use1-az1", False),
 }
 
 
@@ -154,13 +155,14 @@ subnets = [
     # s1 will stop answering SYNs: connects to it time out. 10 failed checks to go down: a window to see that.
     text += service("slow", targets("s1", "s2"), 'connect_timeout = "1s"\n  ' +
                     HC.replace("unhealthy_threshold = 2", "unhealthy_threshold = 10") % 2)
+    text += service("epl", targets("m1"), "cross_zone = true\n  max_connections_per_endpoint = 2\n  " + HC % 2)
     text += service("gate", targets("g1"), HC % 2, acceptance=True,
                     extra="accepted = [%s]\nrejected = [%s]" % (gate, rejected))
     both = ["subnet-0a00001a", "subnet-0a00001b"]
     az1 = ["subnet-0a00001b"]  # us-east-1b = use1-az1 for the consumer
     for name, svc, subnets in [("c-echo", "echo", both), ("c-xz", "xz", both), ("c-fo", "fo", both),
                                ("c-pp", "pp", az1), ("c-hap", "hap", az1), ("c-lim", "lim", az1),
-                               ("c-slow", "slow", az1),
+                               ("c-slow", "slow", az1), ("c-epl", "epl", both),
                                ("c-gate", "gate", az1), ("c-pend", "gate", az1), ("c-rej", "gate", az1)]:
         text += endpoint(name, svc, subnets)
     return text
@@ -628,6 +630,44 @@ try:
           wait_for(lambda: target_field("lim", l1, "active_connections") == 1, 2) and
           (who(eni("c-lim")) or {}).get("name") == "l1")
     holds.pop().close()
+
+    # max_connections_per_endpoint = 2 counts both ENIs of the endpoint together: the third is reset.
+    ep_epl = EP["c-epl"]["id"]
+    holds = []
+    for az in ("use1-az1", "use1-az2"):
+        s = connect(eni("c-epl", az))
+        s.sendall(b"HOLD\n")
+        holds.append(s)
+    check("two connections held on two ENIs of one endpoint",
+          wait_for(lambda: next((e.get("active_connections") for e in (status() or {"relay": {"endpoints": []}})
+                                 ["relay"]["endpoints"] if e["name"] == "c-epl"), None) == 2, 3))
+    check("third connection to the endpoint is reset", who(eni("c-epl", "use1-az2")) is None)
+    check("endpoint limit counted",
+          wait_for(lambda: (metric("vpced_relay_rejected_connections_total", endpoint=ep_epl,
+                                   reason="endpoint_limit") or 0) >= 1, 2))
+    holds.pop().close()
+    check("a freed endpoint slot serves again",
+          wait_for(lambda: (who(eni("c-epl")) or {}).get("name") == "m1", 3))
+    holds.pop().close()
+
+    # A target that accepts and never reads: the relay stops reading the consumer (back-pressure through TCP
+    # windows), holds no more than its bounded buffers, and other connections go on.
+    rss0 = int(re.search(r"VmRSS:\s+(\d+)", open("/proc/%d/status" % vpced.pid).read()).group(1))
+    stall = connect(eni("c-echo", "use1-az2"), timeout=3)
+    stall.sendall(b"STALL\n")
+    sent = 0
+    chunk = b"x" * 65536
+    try:
+        while sent < 256 * 1024 * 1024:
+            sent += stall.send(chunk)
+    except socket.timeout:
+        pass
+    rss1 = int(re.search(r"VmRSS:\s+(\d+)", open("/proc/%d/status" % vpced.pid).read()).group(1))
+    check("a stalled target stops the consumer (TCP back-pressure, %d KiB taken)" % (sent // 1024),
+          sent < 64 * 1024 * 1024, "%d bytes" % sent)
+    check("vpced holds no copy of the stalled stream (RSS %d -> %d KiB)" % (rss0, rss1), rss1 - rss0 < 4096)
+    check("other connections go on beside the stalled one", (who(eni("c-echo", "use1-az2")) or {}).get("name") == "e2")
+    stall.close()
 
     # Pending and rejected endpoints have no listener: their ENI addresses refuse.
     check("available gate endpoint served", (who(eni("c-gate")) or {}).get("name") == "g1")
