@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <unordered_map>
 
 #include "zones/naming.hpp"
 
@@ -67,6 +68,7 @@ std::shared_ptr<const Model> build_model(Config config, const IdentityState& ide
   const Config& c = model->config;
   model->zone_apex = public_zone_apex(c.region.name, c.region.dns_suffix);
 
+  model->services.reserve(c.services.size());
   for (const auto& s : c.services) {
     ServiceModel sm;
     sm.config = &s;
@@ -86,14 +88,22 @@ std::shared_ptr<const Model> build_model(Config config, const IdentityState& ide
     model->services.push_back(std::move(sm));
   }
 
+  // Services and VPCs by reference (name or id), first match in config order as a linear search would find.
+  std::unordered_map<std::string_view, size_t> service_by_ref, vpc_by_id;
+  service_by_ref.reserve(2 * c.services.size());
+  for (size_t i = 0; i < c.services.size(); ++i) {
+    service_by_ref.emplace(c.services[i].name, i);
+    if (c.services[i].id) service_by_ref.emplace(*c.services[i].id, i);
+  }
+  for (size_t i = 0; i < c.vpcs.size(); ++i) vpc_by_id.emplace(c.vpcs[i].id, i);
+  model->endpoints.reserve(c.endpoints.size());
   for (const auto& e : c.endpoints) {
     EndpointModel em;
     em.config = &e;
-    auto svc = std::find_if(c.services.begin(), c.services.end(),
-                            [&](const ServiceConfig& s) { return s.name == e.service || (s.id && *s.id == e.service); });
-    em.service = static_cast<size_t>(svc - c.services.begin());
-    auto vpc = std::find_if(c.vpcs.begin(), c.vpcs.end(), [&](const VpcConfig& v) { return v.id == e.vpc; });
-    em.vpc = static_cast<size_t>(vpc - c.vpcs.begin());
+    auto svc = service_by_ref.find(e.service);
+    em.service = svc == service_by_ref.end() ? c.services.size() : svc->second;
+    auto vpc = vpc_by_id.find(e.vpc);
+    em.vpc = vpc == vpc_by_id.end() ? c.vpcs.size() : vpc->second;
     auto ident = identity.endpoints.find(e.name);
     if (ident != identity.endpoints.end()) {
       em.id = ident->second.id;

@@ -81,45 +81,88 @@ std::vector<ZoneContent> private_zones(const Model& model, size_t vpc, uint32_t 
   return out;
 }
 
-std::string zone_digest(const ZoneContent& zone) {
-  // FNV-1a 64 over every record but the SOA's serial field: a change detector, not a security boundary.
-  uint64_t h = 1469598103934665603ull;
-  auto mix = [&](std::string_view s) {
-    for (unsigned char ch : s) {
-      h ^= ch;
-      h *= 1099511628211ull;
-    }
-    h ^= 0xff;
-    h *= 1099511628211ull;
-  };
-  for (const auto& r : zone.records) {
+namespace {
+
+// FNV-1a 64 over every record but the SOA's serial field: a change detector, not a security boundary.
+class Digest {
+ public:
+  void record(const Record& r) {
     mix(r.owner);
-    mix(std::to_string(r.ttl));
+    char ttl[16];
+    mix(std::string_view(ttl, static_cast<size_t>(std::snprintf(ttl, sizeof ttl, "%u", r.ttl))));
     mix(r.type);
     if (r.type == "SOA") {
       // mname rname serial refresh retry expire minimum: leave the serial out.
-      auto sp1 = r.rdata.find(' '), sp2 = r.rdata.find(' ', sp1 + 1), sp3 = r.rdata.find(' ', sp2 + 1);
-      mix(r.rdata.substr(0, sp2));
-      mix(r.rdata.substr(sp3));
+      std::string_view d = r.rdata;
+      auto sp1 = d.find(' '), sp2 = d.find(' ', sp1 + 1), sp3 = d.find(' ', sp2 + 1);
+      mix(d.substr(0, sp2));
+      mix(d.substr(sp3));
     } else {
       mix(r.rdata);
     }
   }
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
+  std::string hex() const {
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h_));
+    return buf;
+  }
+
+ private:
+  void mix(std::string_view s) {
+    for (unsigned char ch : s) {
+      h_ ^= ch;
+      h_ *= 1099511628211ull;
+    }
+    h_ ^= 0xff;
+    h_ *= 1099511628211ull;
+  }
+  uint64_t h_ = 1469598103934665603ull;
+};
+
+}  // namespace
+
+std::string zone_digest(const ZoneContent& zone) {
+  Digest d;
+  for (const auto& r : zone.records) d.record(r);
+  return d.hex();
 }
 
-std::string content_digest(const Model& model) {
-  ZoneContent all;
-  all.records = public_zone(model, 0).records;
-  for (size_t v = 0; v < model.config.vpcs.size(); ++v)
-    for (auto& z : private_zones(model, v, 0)) {
-      all.records.push_back({"view " + model.config.vpcs[v].id, 0, "-", ""});
-      all.records.insert(all.records.end(), z.records.begin(), z.records.end());
-    }
-  return zone_digest(all);
+std::vector<ViewZones> all_zones(const Model& model, uint32_t serial) {
+  std::vector<ViewZones> out;
+  out.reserve(1 + model.config.vpcs.size());
+  out.push_back({"public", {}});
+  out.back().zones.push_back(public_zone(model, serial));
+  for (const auto& vpc : model.config.vpcs) out.push_back({vpc.id, {}});
+  // One pass over the endpoints (private_zones per VPC would be VPCs × endpoints), same order.
+  for (const auto& e : model.endpoints)
+    if (e.private_dns_live) out[1 + e.vpc].zones.push_back(private_zone(model, e, serial));
+  return out;
 }
+
+void set_serial(std::vector<ViewZones>& views, uint32_t serial) {
+  for (auto& view : views)
+    for (auto& zone : view.zones)
+      for (auto& r : zone.records) {
+        if (r.type != "SOA") continue;
+        // mname rname serial …: replace the third field.
+        auto sp1 = r.rdata.find(' '), sp2 = r.rdata.find(' ', sp1 + 1), sp3 = r.rdata.find(' ', sp2 + 1);
+        r.rdata.replace(sp2 + 1, sp3 - sp2 - 1, std::to_string(serial));
+      }
+}
+
+std::string content_digest(const std::vector<ViewZones>& views) {
+  // The public zone's records, then each private zone's records after a separator naming its VPC (the
+  // order the state file's zone_digest has always had).
+  Digest d;
+  for (size_t v = 0; v < views.size(); ++v)
+    for (const auto& z : views[v].zones) {
+      if (v > 0) d.record({"view " + views[v].name, 0, "-", ""});
+      for (const auto& r : z.records) d.record(r);
+    }
+  return d.hex();
+}
+
+std::string content_digest(const Model& model) { return content_digest(all_zones(model, 0)); }
 
 std::string to_master_file(const ZoneContent& zone) {
   std::string out = "$ORIGIN " + zone.apex + "\n";

@@ -41,8 +41,20 @@ std::vector<ZoneContent> private_zones(const Model& model, size_t vpc, uint32_t 
 // A digest of everything but the SOA serial: the serial moves exactly when this changes.
 std::string zone_digest(const ZoneContent& zone);
 
+// The zones of every view: [0] the public view with the public zone, then one per VPC in config order with
+// its private zones. Built once per load: the digest and the snapshot both read it.
+struct ViewZones {
+  std::string name;  // "public" or the VPC id
+  std::vector<ZoneContent> zones;
+};
+std::vector<ViewZones> all_zones(const Model& model, uint32_t serial);
+
+// Rewrites the serial of every SOA (all_zones with serial 0 → the digest → the serial → this).
+void set_serial(std::vector<ViewZones>& views, uint32_t serial);
+
 // The digest of every zone of every view: the serial is shared, so it moves when any of them changes.
 std::string content_digest(const Model& model);
+std::string content_digest(const std::vector<ViewZones>& views);  // the same value, from all_zones
 
 // RFC 1035 master file text.
 std::string to_master_file(const ZoneContent& zone);

@@ -1,11 +1,13 @@
 // Compiling zone content into wire answers, lookup on the query path, and snapshot publication.
 #include "zones/snapshot.hpp"
 
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <stdexcept>
-
-#include "zones/ldns.hpp"
 
 namespace vpced::zones {
 
@@ -21,14 +23,44 @@ std::string_view to_string(Lookup l) {
 
 namespace {
 
-constexpr uint16_t kTypeA = 1, kTypeNs = 2, kTypeSoa = 6, kTypeAny = 255;
+constexpr uint16_t kTypeA = 1, kTypeNs = 2, kTypeSoa = 6, kTypeAaaa = 28, kTypeAny = 255;
+constexpr uint16_t kClassIn = 1;
 constexpr uint8_t kRcodeNxDomain = 3;
+constexpr size_t kMaxPointer = 0x4000;  // RFC 1035 §4.1.4: a pointer holds a 14-bit offset
 
-std::string lower_wire(const ldns_rdf* name) {
-  std::string w(reinterpret_cast<const char*>(ldns_rdf_data(name)), ldns_rdf_size(name));
-  for (auto& ch : w)
-    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+char lower(char ch) { return ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch; }
+
+// The wire form of an absolute presentation name. Every name reaching a zone was generated or validated
+// (config.cpp: hostname labels, `*` first), so there are no escapes to decode. Throws on a label over 63.
+std::string to_wire(std::string_view name, bool lowercase) {
+  std::string w;
+  w.reserve(name.size() + 1);
+  size_t start = 0;
+  while (start < name.size()) {
+    size_t dot = name.find('.', start);
+    if (dot == std::string_view::npos) dot = name.size();
+    const size_t len = dot - start;
+    if (len == 0 || len > 63) throw std::runtime_error("cannot compile name: " + std::string(name));
+    w.push_back(static_cast<char>(len));
+    for (size_t i = start; i < dot; ++i) w.push_back(lowercase ? lower(name[i]) : name[i]);
+    start = dot + 1;
+  }
+  w.push_back('\0');
   return w;
+}
+
+std::string to_wire_lower(std::string wire) {
+  for (auto& ch : wire) ch = lower(ch);
+  return wire;
+}
+
+// Case-insensitive equality of wire names (RFC 4343). Length bytes are at most 63, below 'A', so comparing
+// whole wire names byte by byte folds letters only.
+bool same_name(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (lower(a[i]) != lower(b[i])) return false;
+  return true;
 }
 
 // The wire names of `name`'s ancestors strictly below `apex` (the empty non-terminals candidates).
@@ -44,65 +76,181 @@ std::vector<std::string> ancestors_below(const std::string& name, const std::str
   return out;
 }
 
+void put16(std::string& out, uint16_t v) {
+  out.push_back(static_cast<char>(v >> 8));
+  out.push_back(static_cast<char>(v & 0xff));
+}
+void put32(std::string& out, uint32_t v) {
+  put16(out, static_cast<uint16_t>(v >> 16));
+  put16(out, static_cast<uint16_t>(v & 0xffff));
+}
+
+// One record of a zone, parsed once from its presentation form (records.hpp) into wire parts. Names in the
+// rdata (NS target, SOA mname and rname) stay apart from the fixed bytes so that they can be compressed.
+struct WireRr {
+  const std::string* owner = nullptr;  // lowercase wire name, owned by the zone's name table
+  uint16_t type = 0;
+  uint32_t ttl = 0;
+  std::string name1, name2;  // NS: target; SOA: mname, rname (wire, as written)
+  std::string fixed;         // A, AAAA: the address; SOA: serial..minimum
+};
+
+uint16_t type_code(std::string_view t) {
+  if (t == "A") return kTypeA;
+  if (t == "NS") return kTypeNs;
+  if (t == "SOA") return kTypeSoa;
+  if (t == "AAAA") return kTypeAaaa;
+  throw std::runtime_error("cannot compile record type: " + std::string(t));
+}
+
+// The rdata of `r` into `rr` (RFC 1035 §3.3.11, §3.3.13, §3.4.1; RFC 3596 §2.2).
+void parse_rdata(const Record& r, WireRr& rr) {
+  const std::string& d = r.rdata;
+  switch (rr.type) {
+    case kTypeA: {
+      in_addr a{};
+      if (inet_pton(AF_INET, d.c_str(), &a) != 1) throw std::runtime_error("cannot compile A rdata: " + d);
+      rr.fixed.assign(reinterpret_cast<const char*>(&a), 4);
+      return;
+    }
+    case kTypeAaaa: {
+      in6_addr a{};
+      if (inet_pton(AF_INET6, d.c_str(), &a) != 1) throw std::runtime_error("cannot compile AAAA rdata: " + d);
+      rr.fixed.assign(reinterpret_cast<const char*>(&a), 16);
+      return;
+    }
+    case kTypeNs: rr.name1 = to_wire(d, false); return;
+    case kTypeSoa: {
+      char mname[300], rname[300];
+      unsigned long v[5];
+      if (std::sscanf(d.c_str(), "%299s %299s %lu %lu %lu %lu %lu", mname, rname, &v[0], &v[1], &v[2], &v[3], &v[4]) != 7)
+        throw std::runtime_error("cannot compile SOA rdata: " + d);
+      rr.name1 = to_wire(mname, false);
+      rr.name2 = to_wire(rname, false);
+      for (unsigned long x : v) put32(rr.fixed, static_cast<uint32_t>(x));
+      return;
+    }
+  }
+}
+
+// A response packet written the way ldns_pkt2wire writes it (RFC 1035 §4.1.4 compression: the longest
+// suffix already written becomes a pointer; owners and the names in NS and SOA rdata are compressed), so
+// that the compiled bytes are the ones the ldns rendering produced.
+class PacketWriter {
+ public:
+  explicit PacketWriter(std::string& buf) : buf_(buf) { buf_.assign(12, '\0'); }
+
+  void name(std::string_view wire) {
+    for (size_t pos = 0; pos < wire.size(); pos += 1 + static_cast<uint8_t>(wire[pos])) {
+      if (wire[pos] == 0) break;
+      const std::string_view suffix = wire.substr(pos);
+      for (const auto& [known, offset] : table_)
+        if (same_name(known, suffix)) {
+          put16(buf_, static_cast<uint16_t>(0xC000 | offset));
+          return;
+        }
+      if (buf_.size() < kMaxPointer) table_.emplace_back(suffix, static_cast<uint16_t>(buf_.size()));
+      buf_.append(wire.substr(pos, 1 + static_cast<uint8_t>(wire[pos])));
+    }
+    buf_.push_back('\0');
+  }
+  void question(std::string_view owner, uint16_t qtype) {
+    name(owner);
+    put16(buf_, qtype);
+    put16(buf_, kClassIn);
+  }
+  void rr(const WireRr& r) {
+    name(*r.owner);
+    put16(buf_, r.type);
+    put16(buf_, kClassIn);
+    put32(buf_, r.ttl);
+    const size_t at = buf_.size();
+    put16(buf_, 0);
+    if (!r.name1.empty()) name(r.name1);
+    if (!r.name2.empty()) name(r.name2);
+    buf_ += r.fixed;
+    const size_t rdlength = buf_.size() - at - 2;
+    buf_[at] = static_cast<char>(rdlength >> 8);
+    buf_[at + 1] = static_cast<char>(rdlength & 0xff);
+  }
+
+ private:
+  std::string& buf_;
+  std::vector<std::pair<std::string_view, uint16_t>> table_;
+};
+
+// A record without compression (ldns_rr2wire).
+void plain_rr(std::string& out, const WireRr& r) {
+  out += *r.owner;
+  put16(out, r.type);
+  put16(out, kClassIn);
+  put32(out, r.ttl);
+  put16(out, static_cast<uint16_t>(r.name1.size() + r.name2.size() + r.fixed.size()));
+  out += r.name1;
+  out += r.name2;
+  out += r.fixed;
+}
+
 class Compiler {
  public:
   Compiler(std::string& arena, std::vector<CompiledAnswer>& answers) : arena_(arena), answers_(answers) {}
 
   // Renders a response to (owner, qtype) holding `answer`, `authority` and `additional`, and keeps the bytes
-  // after the question.
-  uint32_t packet(const ldns_rdf* owner, uint16_t qtype, uint8_t rcode, const std::vector<const ldns_rr*>& answer,
-                  const std::vector<const ldns_rr*>& authority, const std::vector<const ldns_rr*>& additional) {
-    ldns::PktPtr p(ldns_pkt_new());
-    if (!p) throw std::bad_alloc();
-    ldns_pkt_set_qr(p.get(), true);
-    ldns_pkt_set_aa(p.get(), true);
-    ldns_pkt_set_rcode(p.get(), rcode);
-    ldns_rr* q = ldns_rr_new();
-    ldns_rr_set_owner(q, ldns_rdf_clone(owner));
-    ldns_rr_set_type(q, static_cast<ldns_rr_type>(qtype));
-    ldns_rr_set_class(q, LDNS_RR_CLASS_IN);
-    ldns_rr_set_question(q, true);
-    ldns_pkt_push_rr(p.get(), LDNS_SECTION_QUESTION, q);
-    for (auto* rr : answer) ldns_pkt_push_rr(p.get(), LDNS_SECTION_ANSWER, ldns_rr_clone(rr));
-    for (auto* rr : authority) ldns_pkt_push_rr(p.get(), LDNS_SECTION_AUTHORITY, ldns_rr_clone(rr));
-    for (auto* rr : additional) ldns_pkt_push_rr(p.get(), LDNS_SECTION_ADDITIONAL, ldns_rr_clone(rr));
-    uint8_t* wire = nullptr;
-    size_t size = 0;
-    if (ldns_pkt2wire(&wire, p.get(), &size) != LDNS_STATUS_OK) throw std::runtime_error("ldns_pkt2wire failed");
-    const size_t skip = 12 + ldns_rdf_size(owner) + 4;
+  // after the question. `shared`: the bytes may be identical to an earlier answer's (NODATA with the same
+  // distance from the QNAME to the apex); such answers are stored once.
+  uint32_t packet(std::string_view owner, uint16_t qtype, uint8_t rcode, const std::vector<const WireRr*>& answer,
+                  const std::vector<const WireRr*>& authority, const std::vector<const WireRr*>& additional,
+                  bool shared = false) {
+    PacketWriter w(scratch_);
+    w.question(owner, qtype);
+    const size_t skip = scratch_.size();
+    for (auto* rr : answer) w.rr(*rr);
+    for (auto* rr : authority) w.rr(*rr);
+    for (auto* rr : additional) w.rr(*rr);
     CompiledAnswer a;
     a.rcode = rcode;
-    a.ancount = ldns_pkt_ancount(p.get());
-    a.nscount = ldns_pkt_nscount(p.get());
-    a.arcount = ldns_pkt_arcount(p.get());
-    a.offset = static_cast<uint32_t>(arena_.size());
-    a.length = static_cast<uint32_t>(size - skip);
-    arena_.append(reinterpret_cast<const char*>(wire) + skip, size - skip);
-    LDNS_FREE(wire);
-    answers_.push_back(a);
-    return static_cast<uint32_t>(answers_.size() - 1);
+    a.ancount = static_cast<uint16_t>(answer.size());
+    a.nscount = static_cast<uint16_t>(authority.size());
+    a.arcount = static_cast<uint16_t>(additional.size());
+    return keep(a, std::string_view(scratch_).substr(skip), shared);
   }
 
   // An authority section with the SOA, its names uncompressed: it follows any question name.
-  uint32_t uncompressed_soa(const ldns_rr* soa, uint8_t rcode) {
-    uint8_t* wire = nullptr;
-    size_t size = 0;
-    if (ldns_rr2wire(&wire, soa, LDNS_SECTION_AUTHORITY, &size) != LDNS_STATUS_OK)
-      throw std::runtime_error("ldns_rr2wire failed");
+  uint32_t uncompressed_soa(const WireRr& soa, uint8_t rcode) {
+    scratch_.clear();
+    plain_rr(scratch_, soa);
     CompiledAnswer a;
     a.rcode = rcode;
     a.nscount = 1;
-    a.offset = static_cast<uint32_t>(arena_.size());
-    a.length = static_cast<uint32_t>(size);
-    arena_.append(reinterpret_cast<const char*>(wire), size);
-    LDNS_FREE(wire);
-    answers_.push_back(a);
-    return static_cast<uint32_t>(answers_.size() - 1);
+    return keep(a, scratch_, false);
   }
 
  private:
+  uint32_t keep(CompiledAnswer a, std::string_view bytes, bool shared) {
+    size_t h = 0;
+    if (shared) {
+      h = std::hash<std::string_view>{}(bytes) ^ (size_t{a.rcode} << 48) ^ (size_t{a.ancount} << 32) ^
+          (size_t{a.nscount} << 16) ^ a.arcount;
+      if (auto it = shared_.find(h); it != shared_.end()) {
+        const CompiledAnswer& b = answers_[it->second];
+        if (b.rcode == a.rcode && b.ancount == a.ancount && b.nscount == a.nscount && b.arcount == a.arcount &&
+            std::string_view(arena_).substr(b.offset, b.length) == bytes)
+          return it->second;
+      }
+    }
+    a.offset = static_cast<uint32_t>(arena_.size());
+    a.length = static_cast<uint32_t>(bytes.size());
+    arena_.append(bytes);
+    answers_.push_back(a);
+    const auto index = static_cast<uint32_t>(answers_.size() - 1);
+    if (shared) shared_.emplace(h, index);
+    return index;
+  }
+
   std::string& arena_;
   std::vector<CompiledAnswer>& answers_;
+  std::string scratch_;
+  std::unordered_map<size_t, uint32_t> shared_;
 };
 
 }  // namespace
@@ -126,7 +274,6 @@ size_t prefix_key(const IpAddr& a, uint8_t length, char (&key)[18]) {
 
 // Compiles one zone's records into `view`: nodes per name (with empty non-terminals), answers per type,
 // the zone's NXDOMAIN, and the wildcard's synthesized answers.
-// Compiles one zone's records into `view`.
 struct SnapshotBuilder {
   static void compile_zone(Compiler& compiler, Snapshot::View& view, uint32_t zi,
                            std::vector<Snapshot::TypeAnswer>& types);
@@ -135,66 +282,76 @@ struct SnapshotBuilder {
 void SnapshotBuilder::compile_zone(Compiler& compiler, Snapshot::View& view, uint32_t zi,
                                    std::vector<Snapshot::TypeAnswer>& types) {
   const ZoneContent& zone = view.contents[zi];
-  std::vector<ldns::RrPtr> owned;
-  std::map<std::string, std::map<uint16_t, std::vector<const ldns_rr*>>> by_name;
-  std::map<std::string, const ldns_rdf*> owner_rdf;
-  const ldns_rr* soa = nullptr;
-  for (const auto& r : zone.records) {
-    std::string line = r.owner + " " + std::to_string(r.ttl) + " IN " + r.type + " " + r.rdata;
-    ldns_rr* rr = nullptr;
-    if (ldns_rr_new_frm_str(&rr, line.c_str(), 0, nullptr, nullptr) != LDNS_STATUS_OK)
-      throw std::runtime_error("cannot compile record: " + line);
-    owned.emplace_back(rr);
-    std::string key = lower_wire(ldns_rr_owner(rr));
-    by_name[key][ldns_rr_get_type(rr)].push_back(rr);
-    owner_rdf.emplace(key, ldns_rr_owner(rr));
-    if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA) soa = rr;
+  // The zone's names, each with its records in zone order; node-based, so the keys stay where they are.
+  struct Name {
+    std::vector<uint32_t> rrs;  // into rrs
+  };
+  NameMap<Name> names;
+  names.reserve(zone.records.size());
+  std::vector<WireRr> rrs(zone.records.size());
+  const WireRr* soa = nullptr;
+  const std::string* last_text = nullptr;
+  std::pair<const std::string, Name>* last = nullptr;
+  for (size_t i = 0; i < zone.records.size(); ++i) {
+    const Record& r = zone.records[i];
+    WireRr& rr = rrs[i];
+    // Records come sorted by owner: the previous owner's entry is reused without a lookup.
+    if (!last_text || *last_text != r.owner) {
+      last = &*names.try_emplace(to_wire(r.owner, true)).first;
+      last_text = &r.owner;
+    }
+    rr.owner = &last->first;
+    rr.type = type_code(r.type);
+    rr.ttl = r.ttl;
+    parse_rdata(r, rr);
+    last->second.rrs.push_back(static_cast<uint32_t>(i));
+    if (rr.type == kTypeSoa && !soa) soa = &rr;
   }
   if (!soa) throw std::runtime_error("zone without SOA: " + zone.apex);
-  const std::string apex = lower_wire(ldns_rr_owner(soa));
+  const std::string apex = *soa->owner;
   view.apexes.emplace(apex, zi);
   Snapshot::Zone compiled;
-  compiled.nxdomain = compiler.uncompressed_soa(soa, kRcodeNxDomain);
+  compiled.nxdomain = compiler.uncompressed_soa(*soa, kRcodeNxDomain);
 
-  // Empty non-terminals exist (RFC 8020: NODATA, not NXDOMAIN); give them an owner for rendering.
-  std::vector<ldns::RrPtr> ent_owners;
-  std::map<std::string, ldns_rdf*> ent_rdf;
-  for (const auto& [name, types_at] : std::map(by_name)) {
-    for (auto& anc : ancestors_below(name, apex)) {
-      if (by_name.contains(anc) || ent_rdf.contains(anc)) continue;
-      ldns_rdf* rdf = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, anc.size(), anc.data());
-      ldns_rr* holder = ldns_rr_new();
-      ldns_rr_set_owner(holder, rdf);
-      ent_owners.emplace_back(holder);
-      ent_rdf.emplace(anc, rdf);
-    }
-  }
-  for (const auto& [name, rdf] : ent_rdf) {
-    by_name[name];
-    owner_rdf.emplace(name, rdf);
-  }
+  // Empty non-terminals exist (RFC 8020: NODATA, not NXDOMAIN).
+  std::vector<std::string> ents;
+  for (const auto& [name, n] : names)
+    for (auto& anc : ancestors_below(name, apex))
+      if (!names.contains(anc)) ents.push_back(std::move(anc));
+  for (auto& e : ents) names.try_emplace(std::move(e));
 
   const std::string wildcard = std::string("\x01*", 2) + apex;
-  for (const auto& [name, types_at] : by_name) {
-    const ldns_rdf* owner = owner_rdf.at(name);
+  std::vector<const WireRr*> set, additional;
+  std::vector<uint16_t> order;
+  const std::vector<const WireRr*> authority{soa};
+  NameMap<Snapshot::Node> nodes;
+  nodes.reserve(names.size());
+  for (const auto& [name, n] : names) {
     Snapshot::Node node;
     node.zone = zi;
     node.types_begin = static_cast<uint32_t>(types.size());
-    node.nodata = compiler.packet(owner, kTypeA, 0, {}, {soa}, {});
+    node.nodata = compiler.packet(name, kTypeA, 0, {}, authority, {}, true);
     node.any = node.nodata;
-    for (const auto& [type, rrs] : types_at) {
-      std::vector<const ldns_rr*> additional;
+    // One answer per type, in type order; the RRset in zone order.
+    order.clear();
+    for (uint32_t i : n.rrs)
+      if (std::find(order.begin(), order.end(), rrs[i].type) == order.end()) order.push_back(rrs[i].type);
+    std::sort(order.begin(), order.end());
+    for (uint16_t type : order) {
+      set.clear();
+      for (uint32_t i : n.rrs)
+        if (rrs[i].type == type) set.push_back(&rrs[i]);
+      additional.clear();
       if (type == kTypeNs && name == apex) {
         // Glue for in-zone name servers.
-        for (const auto* ns : rrs) {
-          std::string target = lower_wire(ldns_rr_rdf(ns, 0));
-          if (auto it = by_name.find(target); it != by_name.end())
-            for (uint16_t glue : {kTypeA, uint16_t{28}})
-              if (auto a = it->second.find(glue); a != it->second.end())
-                additional.insert(additional.end(), a->second.begin(), a->second.end());
+        for (const auto* ns : set) {
+          if (auto it = names.find(to_wire_lower(ns->name1)); it != names.end())
+            for (uint16_t glue : {kTypeA, kTypeAaaa})
+              for (uint32_t i : it->second.rrs)
+                if (rrs[i].type == glue) additional.push_back(&rrs[i]);
         }
       }
-      uint32_t idx = compiler.packet(owner, type, 0, rrs, {}, additional);
+      uint32_t idx = compiler.packet(name, type, 0, set, {}, additional);
       types.push_back({type, idx});
       // ANY gets one RRset (RFC 8482): the A set where there is one, else the SOA at the apex.
       if (type == kTypeA || (type == kTypeSoa && node.any == node.nodata)) node.any = idx;
@@ -205,44 +362,55 @@ void SnapshotBuilder::compile_zone(Compiler& compiler, Snapshot::View& view, uin
       }
     }
     node.types_end = static_cast<uint32_t>(types.size());
-    view.names.emplace(name, node);
+    nodes.emplace(name, node);
   }
-  if (compiled.wildcard) compiled.wildcard_nodata = compiler.uncompressed_soa(soa, 0);
+  if (compiled.wildcard) compiled.wildcard_nodata = compiler.uncompressed_soa(*soa, 0);
   view.zones.push_back(compiled);
+  // The first zone of a view that holds a name keeps it.
+  if (view.names.empty())
+    view.names = std::move(nodes);
+  else
+    for (auto& [name, node] : nodes) view.names.emplace(name, node);
 }
 
 std::shared_ptr<const Snapshot> compile_snapshot(std::shared_ptr<const Model> model, uint32_t serial) {
+  auto zones = all_zones(*model, serial);
+  return compile_snapshot(std::move(model), serial, std::move(zones));
+}
+
+std::shared_ptr<const Snapshot> compile_snapshot(std::shared_ptr<const Model> model, uint32_t serial,
+                                                 std::vector<ViewZones> zones) {
   auto snap = std::make_shared<Snapshot>();
   snap->model_ = model;
   snap->serial_ = serial;
   Compiler compiler(snap->arena_, snap->answers_);
   const Config& c = model->config;
-
-  Snapshot::View pub;
-  pub.name = "public";
-  pub.contents.push_back(public_zone(*model, serial));
-  SnapshotBuilder::compile_zone(compiler, pub, 0, snap->types_);
-  snap->views_.push_back(std::move(pub));
-
+  snap->views_.reserve(zones.size());
   std::set<uint8_t> v4_lengths, v6_lengths;
-  for (size_t v = 0; v < c.vpcs.size(); ++v) {
+  for (size_t v = 0; v < zones.size(); ++v) {
     Snapshot::View view;
-    view.name = c.vpcs[v].id;
-    view.contents = private_zones(*model, v, serial);
+    view.name = std::move(zones[v].name);
+    view.contents = std::move(zones[v].zones);
     for (uint32_t zi = 0; zi < view.contents.size(); ++zi)
       SnapshotBuilder::compile_zone(compiler, view, zi, snap->types_);
     const auto index = static_cast<uint32_t>(snap->views_.size());
     snap->views_.push_back(std::move(view));
-    for (const auto& cidr : c.vpcs[v].dns_clients) {
+    if (v == 0) continue;  // the public view
+    const VpcConfig& vpc = c.vpcs[v - 1];
+    for (const auto& cidr : vpc.dns_clients) {
       char key[18];
       size_t n = prefix_key(cidr.addr, cidr.length, key);
       snap->clients_.emplace(std::string(key, n), index);
       (cidr.addr.v6 ? v6_lengths : v4_lengths).insert(cidr.length);
     }
-    for (const auto& hp : c.vpcs[v].dns_listen) snap->listeners_.emplace(hp, index);
+    for (const auto& hp : vpc.dns_listen) snap->listeners_.emplace(hp, index);
   }
   snap->client_prefix_lengths_.assign(v4_lengths.rbegin(), v4_lengths.rend());
   snap->client_prefix_lengths_v6_.assign(v6_lengths.rbegin(), v6_lengths.rend());
+  // The build's transient bytes: the arena may have grown past its size.
+  snap->arena_.shrink_to_fit();
+  snap->answers_.shrink_to_fit();
+  snap->types_.shrink_to_fit();
   return snap;
 }
 

@@ -86,7 +86,8 @@ class Snapshot {
   const std::vector<ZoneContent>& zones(uint32_t view) const { return views_.at(view).contents; }
 
  private:
-  friend std::shared_ptr<const Snapshot> compile_snapshot(std::shared_ptr<const Model>, uint32_t);
+  friend std::shared_ptr<const Snapshot> compile_snapshot(std::shared_ptr<const Model>, uint32_t,
+                                                          std::vector<ViewZones>);
   friend struct SnapshotBuilder;
 
   struct Node {
@@ -129,6 +130,9 @@ class Snapshot {
 // Compiles the public view and one view per VPC of `model` with the given SOA serial. Throws std::runtime_error if ldns rejects a
 // generated record (a bug, never user input: the config was validated).
 std::shared_ptr<const Snapshot> compile_snapshot(std::shared_ptr<const Model> model, uint32_t serial);
+// The same from zones already built with all_zones(*model, serial) (the load path builds them once).
+std::shared_ptr<const Snapshot> compile_snapshot(std::shared_ptr<const Model> model, uint32_t serial,
+                                                 std::vector<ViewZones> zones);
 
 // Publishes snapshots to reader threads (PowerDNS sholder.hh): a mutex-guarded pointer plus an atomic
 // generation. Readers keep a thread-local copy and take the mutex only when the generation moved.

@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cstdlib>
+#include <new>
 #include <array>
 #include <string>
 #include <vector>
@@ -18,6 +20,20 @@
 
 using namespace vpced;
 using namespace vpced::dns;
+
+// Counts this thread's allocations, so a test can show respond() allocates nothing (the query path's promise).
+// GCC pairs the inlined replacement delete's free() with the builtin new and warns; both are ours, malloc/free.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+namespace {
+thread_local size_t g_allocations = 0;
+}
+void* operator new(size_t n) {
+  ++g_allocations;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -109,6 +125,30 @@ TEST_CASE("respond() leaves signed queries to respond_signed, and only those") {
   // A signed NOTIFY (opcode 4) too: its NOTIMP is signed.
   CHECK(respond(*snap, signed_query(make_notify(7, kApex), kPub), udp, out, &oc) == 0);
   CHECK(oc.signed_query);
+}
+
+TEST_CASE("respond() allocates nothing, for plain queries and for spotting a signed one") {
+  auto snap = testing::snapshot_of(config(), 7, verified());
+  const auto plain = testing::make_query(kApex, kTypeSoa, testing::with_edns(1232));
+  const auto signed_q = signed_query(plain, kPub);
+  const auto notify = signed_query(make_notify(7, kApex), kPub);
+  std::array<uint8_t, 4096> out;
+  Outcome oc;
+  Client udp{ip("127.0.0.1"), Transport::Udp, -1};
+  const size_t before = g_allocations;
+  const size_t n = respond(*snap, plain, udp, out, &oc);
+  respond(*snap, signed_q, udp, out, &oc);
+  const bool spotted = oc.signed_query;
+  respond(*snap, notify, udp, out, &oc);
+  const size_t allocations = g_allocations - before;
+  CHECK(n > 0);
+  CHECK(spotted);
+  CHECK(oc.signed_query);
+  CHECK(allocations == 0);
+  // The counter counts: the signed path allocates.
+  const size_t at = g_allocations;
+  respond_signed(*snap, signed_q, udp, kKeys, kNow, out, &oc);
+  CHECK(g_allocations > at);
 }
 
 TEST_CASE("a signed SOA query gets the plain answer, signed over the request MAC") {
