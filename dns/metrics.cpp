@@ -96,6 +96,18 @@ void DnsMetrics::collect(zones::MetricsWriter& w) const {
   w.sample("vpced_rrl_dropped_total", {}, double(sum([](const WorkerCounters& c) -> const auto& { return c.rrl_dropped; })));
   w.family("vpced_rrl_slipped_total", "counter", "Rate-limited UDP responses sent truncated (TC=1) instead (server.rrl.slip).");
   w.sample("vpced_rrl_slipped_total", {}, double(sum([](const WorkerCounters& c) -> const auto& { return c.rrl_slipped; })));
+  w.family("vpced_dns_tcp_refused_total", "counter",
+           "DNS-over-TCP connections closed at accept: the worker's total cap or the source's limit was reached.");
+  w.sample("vpced_dns_tcp_refused_total", {{"reason", "total"}},
+           double(sum([](const WorkerCounters& c) -> const auto& { return c.tcp_refused_total; })));
+  w.sample("vpced_dns_tcp_refused_total", {{"reason", "per_source"}},
+           double(sum([](const WorkerCounters& c) -> const auto& { return c.tcp_refused_per_source; })));
+  w.family("vpced_dns_tcp_timeouts_total", "counter",
+           "DNS-over-TCP connections closed by the timeout, waiting for a query (idle) or for the client to read (write).");
+  w.sample("vpced_dns_tcp_timeouts_total", {{"reason", "idle"}},
+           double(sum([](const WorkerCounters& c) -> const auto& { return c.tcp_idle_timeouts; })));
+  w.sample("vpced_dns_tcp_timeouts_total", {{"reason", "write"}},
+           double(sum([](const WorkerCounters& c) -> const auto& { return c.tcp_write_timeouts; })));
   w.family("vpced_dns_tcp_connections", "gauge", "Open DNS-over-TCP connections.");
   w.sample("vpced_dns_tcp_connections", {}, double(tcp_connections.load(std::memory_order_relaxed)));
 }

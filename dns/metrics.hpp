@@ -35,6 +35,10 @@ struct WorkerCounters {
   std::array<std::atomic<uint64_t>, kTransports> dropped{};
   std::atomic<uint64_t> rrl_dropped{0};  // UDP responses withheld by response rate limiting
   std::atomic<uint64_t> rrl_slipped{0};  // ... and sent truncated instead (slip)
+  std::atomic<uint64_t> tcp_refused_total{0};       // TCP connections closed at accept: the worker's cap was full
+  std::atomic<uint64_t> tcp_refused_per_source{0};  // ... the source held server.tcp_max_connections_per_source
+  std::atomic<uint64_t> tcp_idle_timeouts{0};       // TCP connections closed waiting for a query
+  std::atomic<uint64_t> tcp_write_timeouts{0};      // ... waiting for the client to take an answer (slow reader)
 };
 
 class DnsMetrics {

@@ -26,6 +26,7 @@
 #include "dns/respond.hpp"
 #include "dns/rrl.hpp"
 #include "dns/signed_answer.hpp"
+#include "dns/tcp_sources.hpp"
 #include "dns/wire.hpp"
 
 namespace vpced::dns {
@@ -238,6 +239,8 @@ struct UdpBatch {
 struct TcpConn {
   tcp::socket socket;
   asio::steady_timer timer;
+  size_t source_slot = 0;  // in Impl::tcp_sources, released when the session ends
+  bool writing = false;    // an answer waits for the client to take it (the timeout is then a write timeout)
 };
 
 struct Listener {
@@ -271,6 +274,7 @@ struct DnsServer::Impl {
   std::vector<std::future<void>> done;
   std::vector<zones::HostPort> listen;
   RateLimiter rrl{};  // shared by the workers' UDP loops (server.rrl)
+  TcpSourceCounter tcp_sources{};  // open TCP connections per source, shared by the workers' acceptors
   std::chrono::steady_clock::time_point epoch = std::chrono::steady_clock::now();
 
   // Counts a query's outcome; refreshes the view→slot table when the snapshot changed. A rate-limited
@@ -429,13 +433,16 @@ struct DnsServer::Impl {
                           static_cast<uint64_t>(std::time(nullptr)), out, &oc);
   }
 
-  static awaitable<void> tcp_watchdog(std::shared_ptr<TcpConn> c) {
-    // Closes the connection when the idle timer fires without having been pushed back.
+  // Closes the connection when the idle timer fires without having been pushed back. The timer restarts only
+  // when an answer has been written in full, so it also bounds a stalled write: a client that sends queries
+  // but does not read the answers (slow reader) is closed `tcp_idle_timeout_ms` after its last complete answer.
+  awaitable<void> tcp_watchdog(Worker& w, std::shared_ptr<TcpConn> c) {
     for (;;) {
       boost::system::error_code ec;
       co_await c->timer.async_wait(asio::redirect_error(use_awaitable, ec));
       if (!c->socket.is_open()) co_return;
       if (c->timer.expiry() <= asio::steady_timer::clock_type::now()) {
+        zones::bump(c->writing ? w.counters->tcp_write_timeouts : w.counters->tcp_idle_timeouts);
         c->socket.close(ec);
         co_return;
       }
@@ -462,7 +469,9 @@ struct DnsServer::Impl {
       }
       const uint8_t prefix[2] = {static_cast<uint8_t>(msg.size() >> 8), static_cast<uint8_t>(msg.size())};
       std::array<asio::const_buffer, 2> bufs{asio::buffer(prefix), asio::buffer(msg)};
+      c->writing = true;
       co_await asio::async_write(c->socket, bufs, asio::redirect_error(use_awaitable, ec));
+      c->writing = false;
       if (ec) co_return false;
       c->timer.expires_after(idle);  // a long transfer is not idle
     }
@@ -482,7 +491,7 @@ struct DnsServer::Impl {
       const zones::HostPort local{from_asio(local_ep.address()), local_ep.port()};
       const auto idle = std::chrono::milliseconds(options.tcp_idle_timeout_ms);
       c->timer.expires_after(idle);
-      asio::co_spawn(w.ctx, tcp_watchdog(c), asio::detached);
+      asio::co_spawn(w.ctx, tcp_watchdog(w, c), asio::detached);
       std::vector<uint8_t> in(65535), out(65537);
       Outcome oc;
       while (!w.stopping) {
@@ -509,7 +518,11 @@ struct DnsServer::Impl {
         if (m == 0) break;  // a dropped query ends the connection (NSD)
         out[0] = static_cast<uint8_t>(m >> 8);
         out[1] = static_cast<uint8_t>(m);
+        // One answer in flight per connection: the next query is not read until this one is taken (back-pressure;
+        // nothing queues), and the watchdog closes the connection if the client stops reading.
+        c->writing = true;
         co_await asio::async_write(c->socket, asio::buffer(out.data(), m + 2), asio::redirect_error(use_awaitable, ec));
+        c->writing = false;
         if (ec) break;
         c->timer.expires_after(idle);  // RFC 7766 §6.2.3: the idle timer restarts after each answer
       }
@@ -517,11 +530,13 @@ struct DnsServer::Impl {
     c->socket.close(ec);
     c->timer.cancel();
     w.connections.erase(c);
+    tcp_sources.release(c->source_slot);
     --w.open_tcp;
     metrics.tcp_connections.fetch_sub(1, std::memory_order_relaxed);
   }
 
   awaitable<void> tcp_accept_loop(Worker& w, std::shared_ptr<Listener> l) {
+    zones::SnapshotReader reader(holder);
     asio::steady_timer backoff(w.ctx);
     for (;;) {
       boost::system::error_code ec;
@@ -533,13 +548,27 @@ struct DnsServer::Impl {
         co_await backoff.async_wait(asio::redirect_error(use_awaitable, ec));
         continue;
       }
+      // Over a limit the connection is accepted and closed at once, so the backlog never fills with connections
+      // nobody will serve.
       if (w.open_tcp >= options.tcp_max_connections_per_thread || w.stopping) {
+        if (!w.stopping) zones::bump(w.counters->tcp_refused_total);
+        socket.close(ec);
+        continue;
+      }
+      const auto peer = socket.remote_endpoint(ec);
+      if (ec) {  // already reset by the client
+        socket.close(ec);
+        continue;
+      }
+      const size_t slot = tcp_sources.slot(from_asio(peer.address()));
+      if (!tcp_sources.try_acquire(slot, reader.current().model().config.server.tcp_max_connections_per_source)) {
+        zones::bump(w.counters->tcp_refused_per_source);
         socket.close(ec);
         continue;
       }
       ++w.open_tcp;
       metrics.tcp_connections.fetch_add(1, std::memory_order_relaxed);
-      auto c = std::make_shared<TcpConn>(TcpConn{std::move(socket), asio::steady_timer(w.ctx)});
+      auto c = std::make_shared<TcpConn>(TcpConn{std::move(socket), asio::steady_timer(w.ctx), slot});
       w.connections.insert(c);
       asio::co_spawn(w.ctx, tcp_session(w, c), asio::detached);
     }

@@ -74,7 +74,7 @@ void append(std::vector<uint8_t>& v, std::span<const uint8_t> b) { v.insert(v.en
 // Appends a TSIG RR; `mac` may be empty (error answers).
 void append_tsig_rr(std::vector<uint8_t>& msg, std::span<const uint8_t> key_name, std::span<const uint8_t> alg,
                     uint64_t time_signed, std::span<const uint8_t> mac, uint16_t original_id, uint16_t error,
-                    std::span<const uint8_t> other) {
+                    std::span<const uint8_t> other, uint16_t fudge = kDefaultFudge) {
   append(msg, key_name);
   put16(msg, kTypeTsig);
   put16(msg, kClassAnyTsig);
@@ -84,7 +84,7 @@ void append_tsig_rr(std::vector<uint8_t>& msg, std::span<const uint8_t> key_name
   put16(msg, static_cast<uint16_t>(rdlen));
   append(msg, alg);
   put48(msg, time_signed);
-  put16(msg, kDefaultFudge);
+  put16(msg, fudge);
   put16(msg, static_cast<uint16_t>(mac.size()));
   append(msg, mac);
   put16(msg, original_id);
@@ -217,6 +217,7 @@ TsigRequest verify_tsig(std::span<const uint8_t> p, std::span<const TsigKey> key
     if (!read_name(p, q, r.algorithm_wire) || q + 10 > pos) { r.status = TsigStatus::FormErr; return r; }
     for (int k = 0; k < 6; ++k) r.time_signed = (r.time_signed << 8) | p[q + k];
     const uint16_t fudge = read_u16(&p[q + 6]);
+    r.fudge = fudge;
     const size_t mac_len = read_u16(&p[q + 8]);
     q += 10;
     if (q + mac_len + 6 > pos) { r.status = TsigStatus::FormErr; return r; }
@@ -256,6 +257,12 @@ TsigRequest verify_tsig(std::span<const uint8_t> p, std::span<const TsigKey> key
 
 void TsigSigner::sign(std::vector<uint8_t>& msg, uint64_t now, uint16_t error) {
   const auto alg = algorithm_wire(key_.algorithm);
+  // §5.2.3: BADTIME carries the client's time signed and fudge, and the server's time as Other Data.
+  const bool badtime = first_ && error == kTsigBadTime;
+  const uint64_t time_signed = badtime ? request_time_ : now;
+  const uint16_t fudge = badtime ? request_fudge_ : kDefaultFudge;
+  std::vector<uint8_t> other;
+  if (badtime) put48(other, now);
   std::vector<uint8_t> d;
   put16(d, static_cast<uint16_t>(prior_.size()));
   append(d, prior_);
@@ -266,16 +273,17 @@ void TsigSigner::sign(std::vector<uint8_t>& msg, uint64_t now, uint16_t error) {
     put16(d, 0);
     put16(d, 0);
     append(d, alg);
-    put48(d, now);
-    put16(d, kDefaultFudge);
+    put48(d, time_signed);
+    put16(d, fudge);
     put16(d, error);
-    put16(d, 0);
+    put16(d, static_cast<uint16_t>(other.size()));
+    append(d, other);
   } else {
     put48(d, now);  // §5.3.1: later messages cover the timers only
     put16(d, kDefaultFudge);
   }
   auto mac = hmac(key_.algorithm, key_.secret, d);
-  append_tsig_rr(msg, key_.name_wire, alg, now, mac, id_, error, {});
+  append_tsig_rr(msg, key_.name_wire, alg, time_signed, mac, id_, error, other, fudge);
   prior_ = std::move(mac);
   first_ = false;
 }

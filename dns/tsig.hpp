@@ -48,6 +48,7 @@ struct TsigRequest {
   std::vector<uint8_t> mac;             // the request MAC, which the first response covers
   uint16_t original_id = 0;
   uint64_t time_signed = 0;
+  uint16_t fudge = 0;
   size_t unsigned_length = 0;           // the query without its TSIG RR
 };
 
@@ -58,14 +59,20 @@ TsigRequest verify_tsig(std::span<const uint8_t> query, std::span<const TsigKey>
 // variables, each later one the previous MAC and the timers only (§5.3.1). Every message is signed.
 class TsigSigner {
  public:
-  TsigSigner(const TsigKey& key, const TsigRequest& request) : key_(key), prior_(request.mac), id_(request.original_id) {}
-  // Appends the TSIG RR to the message in `msg` (ARCOUNT incremented).
+  TsigSigner(const TsigKey& key, const TsigRequest& request)
+      : key_(key), prior_(request.mac), id_(request.original_id), request_time_(request.time_signed),
+        request_fudge_(request.fudge) {}
+  // Appends the TSIG RR to the message in `msg` (ARCOUNT incremented). A BADTIME answer (§5.2.3) carries the
+  // request's time signed and fudge, and `now` as the 48-bit Other Data, so that the client can verify it and
+  // learn the server's clock.
   void sign(std::vector<uint8_t>& msg, uint64_t now, uint16_t error = 0);
 
  private:
   const TsigKey& key_;
   std::vector<uint8_t> prior_;
   uint16_t id_;
+  uint64_t request_time_;
+  uint16_t request_fudge_;
   bool first_ = true;
 };
 

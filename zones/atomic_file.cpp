@@ -17,6 +17,14 @@ namespace {
   throw std::system_error(errno, std::generic_category(), what + " " + p.string());
 }
 
+// A failed write removes its temporary file: on a full disk a leftover would keep the space it took.
+[[noreturn]] void fail_tmp(const std::string& what, const std::filesystem::path& tmp) {
+  const int e = errno;
+  ::unlink(tmp.c_str());
+  errno = e;
+  fail(what, tmp);
+}
+
 }  // namespace
 
 void write_file_atomic(const std::filesystem::path& path, std::string_view content) {
@@ -33,7 +41,7 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
       int e = errno;
       ::close(fd);
       errno = e;
-      fail("write", tmp);
+      fail_tmp("write", tmp);
     }
     p += n;
     left -= static_cast<size_t>(n);
@@ -42,10 +50,10 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
     int e = errno;
     ::close(fd);
     errno = e;
-    fail("fsync", tmp);
+    fail_tmp("fsync", tmp);
   }
-  if (::close(fd) != 0) fail("close", tmp);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) fail("rename", tmp);
+  if (::close(fd) != 0) fail_tmp("close", tmp);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) fail_tmp("rename", tmp);
   auto dir = path.parent_path();
   if (dir.empty()) dir = ".";
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

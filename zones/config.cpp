@@ -25,7 +25,7 @@ const std::vector<SchemaTable>& config_schema() {
       {"region", {"name", "dns_suffix", "azs"}},
       {"server",
        {"state_dir", "dns_listen", "admin_listen", "ttl", "forwarders", "trust_ecs_from", "admin_read_timeout",
-        "admin_write_timeout", "rrl"}},
+        "admin_write_timeout", "tcp_max_connections_per_source", "rrl"}},
       {"server.rrl", {"rate", "slip", "ipv4_prefix", "ipv6_prefix", "exempt"}},
       {"transfer", {"secondaries", "allow", "keys"}},
       {"transfer.secondaries", {"address", "key"}},
@@ -594,6 +594,8 @@ class Loader {
       s.admin_read_timeout = *d;
     if (auto d = duration(t.get("admin_write_timeout"), "server.admin_write_timeout", Seconds{1}, Seconds{3600}))
       s.admin_write_timeout = *d;
+    if (auto v = integer(t.get("tcp_max_connections_per_source"), "server.tcp_max_connections_per_source", 0, 65535))
+      s.tcp_max_connections_per_source = static_cast<uint32_t>(*v);
     if (auto* r = table(t.get("rrl"), "server.rrl")) read_rrl(*r);
   }
 

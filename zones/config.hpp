@@ -43,6 +43,7 @@ struct ServerConfig {
   std::vector<Cidr> trust_ecs_from;
   Seconds admin_read_timeout{10};                 // a whole request (headers and body) must arrive within this
   Seconds admin_write_timeout{10};                // a whole response must be taken by the client within this
+  uint32_t tcp_max_connections_per_source = 64;   // DNS over TCP, per IPv4 /32 or IPv6 /64, all workers; 0: no limit
   RrlConfig rrl;
   SourcePos pos;
 };

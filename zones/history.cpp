@@ -19,11 +19,19 @@ std::string_view to_string(HistoryRecord r) {
 }
 
 HistoryRecord ZoneHistory::record(const Snapshot& snap) {
-  std::map<ZoneKey, std::vector<Record>> next;
+  std::map<ZoneKey, std::shared_ptr<const std::vector<Record>>> next;
+  const auto owner = snap.weak_from_this().lock();  // null for a snapshot not held by a shared_ptr
   for (uint32_t v = 0; v < snap.view_count(); ++v)
     for (const auto& z : snap.zones(v)) {
-      auto recs = z.records;
-      std::sort(recs.begin() + (recs.empty() ? 0 : 1), recs.end());  // SOA stays first
+      const auto first = z.records.begin() + (z.records.empty() ? 0 : 1);  // SOA stays first
+      std::shared_ptr<const std::vector<Record>> recs;
+      if (owner && std::is_sorted(first, z.records.end())) {
+        recs = std::shared_ptr<const std::vector<Record>>(owner, &z.records);
+      } else {
+        auto copy = std::make_shared<std::vector<Record>>(z.records);
+        std::sort(copy->begin() + (copy->empty() ? 0 : 1), copy->end());
+        recs = std::move(copy);
+      }
       next[{snap.view_name(v), z.apex}] = std::move(recs);
     }
   HistoryRecord result = HistoryRecord::First;
@@ -41,12 +49,12 @@ HistoryRecord ZoneHistory::record(const Snapshot& snap) {
     Step step{serial_, snap.serial(), {}};
     for (const auto& [key, recs] : next) {
       auto old = current_.find(key);
-      if (old == current_.end() || old->second.empty() || recs.empty()) continue;  // new zone: no delta
-      ZoneDelta d{old->second.front(), recs.front(), {}, {}};
-      std::set_difference(old->second.begin() + 1, old->second.end(), recs.begin() + 1, recs.end(),
-                          std::back_inserter(d.removed));
-      std::set_difference(recs.begin() + 1, recs.end(), old->second.begin() + 1, old->second.end(),
-                          std::back_inserter(d.added));
+      if (old == current_.end() || old->second->empty() || recs->empty()) continue;  // new zone: no delta
+      const std::vector<Record>& was = *old->second;
+      const std::vector<Record>& now = *recs;
+      ZoneDelta d{was.front(), now.front(), {}, {}};
+      std::set_difference(was.begin() + 1, was.end(), now.begin() + 1, now.end(), std::back_inserter(d.removed));
+      std::set_difference(now.begin() + 1, now.end(), was.begin() + 1, was.end(), std::back_inserter(d.added));
       step.zones.emplace(key, std::move(d));
     }
     steps_.push_back(std::move(step));

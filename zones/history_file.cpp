@@ -53,10 +53,10 @@ std::string encode_history(const ZoneHistory& h, size_t max_bytes) {
   std::string content = "null";
   size_t estimate = 0;  // a lower bound of the text, to skip rendering a zone that cannot fit
   for (const auto& [key, recs] : h.current_)
-    for (const auto& r : recs) estimate += r.owner.size() + r.type.size() + r.rdata.size() + 12;
+    for (const auto& r : *recs) estimate += r.owner.size() + r.type.size() + r.rdata.size() + 12;
   if (h.content_known_ && estimate <= max_bytes / 2) {
     json c = json::array();
-    for (const auto& [key, recs] : h.current_) c.push_back({{"view", key.first}, {"apex", key.second}, {"records", records_json(recs)}});
+    for (const auto& [key, recs] : h.current_) c.push_back({{"view", key.first}, {"apex", key.second}, {"records", records_json(*recs)}});
     std::string text = c.dump();
     if (text.size() <= max_bytes / 2) content = std::move(text);
   }
@@ -103,7 +103,8 @@ bool decode_history(std::string_view text, ZoneHistory& h, std::string& error) {
       for (const auto& z : content) {
         auto recs = records_of(z.at("records"));
         if (recs.empty() || recs.front().type != "SOA") throw std::runtime_error("a zone does not start with its SOA");
-        out.current_[{z.at("view").get<std::string>(), z.at("apex").get<std::string>()}] = std::move(recs);
+        out.current_[{z.at("view").get<std::string>(), z.at("apex").get<std::string>()}] =
+            std::make_shared<const std::vector<Record>>(std::move(recs));
       }
       out.content_known_ = true;
     }

@@ -51,7 +51,8 @@ struct StringHash {
 template <typename V>
 using NameMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
 
-class Snapshot {
+// Held by a shared_ptr (compile_snapshot): the IXFR history keeps the records of the live one without a copy.
+class Snapshot : public std::enable_shared_from_this<Snapshot> {
  public:
   static constexpr uint32_t kPublicView = 0;
 

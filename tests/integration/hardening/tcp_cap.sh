@@ -12,6 +12,8 @@ printf '#!/bin/sh\nexec "%s" "$@" --threads 1\n' "$REAL_VPCED" >"$VPCED"
 chmod +x "$VPCED"
 ulimit -n 4096 2>/dev/null || true
 setup_config
+# Every connection comes from 127.0.0.1: the per-source limit (tcp_source.sh) is turned off to reach the cap.
+sed -i 's/^\[server\]$/[server]\ntcp_max_connections_per_source = 0/' "$CONF"
 start_vpced
 py_checks "$HERE/tcp_cap.py" "$PORT" 512 40 10 "$APEX"
 check_true "vpced still running" kill -0 "$PID"

@@ -33,22 +33,9 @@ echo "$PUB_SECRET" >"$DIR/pub.key"
 echo "$VPC_SECRET" >"$DIR/vpc-a.key"
 chmod 600 "$DIR/pub.key" "$DIR/vpc-a.key"
 
-# vpced's [transfer]: the docs' block (the one naming BIND_PORT), port filled in, in place of the example's.
-"$PY" - "$SRC/docs/secondaries.md" "$CONF" "$BIND_PORT" <<'PYEOF' || die "cannot take [transfer] from docs/secondaries.md into $CONF"
-import re, sys, tomllib
-doc, conf, bport = sys.argv[1:4]
-blocks = [b for b in re.findall(r"(?ms)^```toml\n(.*?)^```", open(doc).read()) if "BIND_PORT" in b]
-if len(blocks) != 1:
-    raise SystemExit(f"docs/secondaries.md: expected one toml block with BIND_PORT, found {len(blocks)}")
-block = blocks[0].replace("BIND_PORT", bport)
-t = open(conf).read()
-t, n = re.subn(r"(?ms)^\[transfer\]\n.*?(?=^\[)", lambda m: block + "\n", t, count=1)
-if n != 1:
-    raise SystemExit(f"{conf}: no [transfer] table to replace")
-if tomllib.loads(t)["transfer"] != tomllib.loads(block)["transfer"]:
-    raise SystemExit("the edited [transfer] differs from the docs' block")
-open(conf, "w").write(t)
-PYEOF
+# vpced's [transfer]: the docs' block for BIND, port filled in, in place of the example's.
+"$PY" "$HERE/docs_block.py" "$SRC/docs/secondaries.md" "toml vpced.toml (BIND)" --toml-into "$CONF" \
+  "BIND_PORT=$BIND_PORT" || die "cannot take [transfer] from docs/secondaries.md into $CONF"
 
 describe_to "$DIR/describe.json"
 seed_verified orders
@@ -70,19 +57,8 @@ check_eq "wrong secret: no answer" "0" "$(dig_count ANSWER "$out")"
 
 # --- BIND from the docs ------------------------------------------------------------------------------------
 mkdir -p "$DIR/bind"
-"$PY" - "$SRC/docs/secondaries.md" "$DIR/bind/named.conf" "$DIR" "$BIND_PORT" "$PORT" "$PUB_SECRET" "$VPC_SECRET" <<'PYEOF' ||
-import re, sys
-doc, out, d, bport, vport, pub, vpc = sys.argv[1:8]
-blocks = re.findall(r"(?ms)^```named\.conf\n(.*?)^```", open(doc).read())
-if len(blocks) != 1:
-    raise SystemExit(f"docs/secondaries.md: expected one named.conf block, found {len(blocks)}")
-text = blocks[0]
-for k, v in {"$DIR": d, "BIND_PORT": bport, "VPCED_PORT": vport, "PUB_SECRET": pub, "VPC_SECRET": vpc}.items():
-    if k not in text:
-        raise SystemExit(f"the named.conf block has no {k}")
-    text = text.replace(k, v)
-open(out, "w").write(text)
-PYEOF
+"$PY" "$HERE/docs_block.py" "$SRC/docs/secondaries.md" named.conf "$DIR/bind/named.conf" "\$DIR=$DIR" \
+  "BIND_PORT=$BIND_PORT" "VPCED_PORT=$PORT" "PUB_SECRET=$PUB_SECRET" "VPC_SECRET=$VPC_SECRET" ||
   die "cannot take named.conf from docs/secondaries.md"
 out=$(named-checkconf "$DIR/bind/named.conf" 2>&1)
 check_eq "named-checkconf on the docs' config" "" "$out"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Zone transfers to real secondaries (docs/secondaries.md): Knot and NSD follow vpced's public zone with TSIG,
-# a second Knot follows vpc-0a000001's private zone with that VPC's key; a config change (the pending endpoint
+# a second Knot follows vpc-0a000001's private zone with that VPC's key. vpced's [transfer] and the three
+# secondaries' configs are the docs' blocks, taken out of the page by docs_block.py and run with their
+# placeholders filled in (a missing or broken block fails the test). A config change (the pending endpoint
 # accepted, SIGHUP) reaches every secondary through NOTIFY within seconds; each secondary answers every name of
 # the zone as vpced does; wrong key, no key and a source outside transfer.allow get no records.
 # usage: run.sh VPCED SOURCE_DIR
@@ -11,16 +13,16 @@ command -v nsd >/dev/null || die "nsd is not installed (scripts/install-deps.sh)
 
 PRIV=api.orders.example.com
 KNOT_PID=""
-KNOT2_PID=""
+KNOT_VPC_PID=""
 NSD_PID=""
 
 on_exit() {
   local rc=$?
   stop_by_pid knotd "$KNOT_PID"
-  stop_by_pid knotd "$KNOT2_PID"
+  stop_by_pid knotd "$KNOT_VPC_PID"
   stop_by_pid nsd "$NSD_PID"
   if [ "$FAILS" -gt 0 ]; then
-    for f in "$DIR/knot/knot.log" "$DIR/knot2/knot.log" "$DIR/nsd/nsd.log"; do
+    for f in "$DIR/knot/knot.log" "$DIR/knot-vpc-a/knot.log" "$DIR/nsd/nsd.log"; do
       [ -s "$f" ] && { echo "---- $f ----" >&2; tail -n 20 "$f" >&2; }
     done
   fi
@@ -31,9 +33,9 @@ trap on_exit EXIT
 
 setup_config
 KNOT_PORT=$(free_port) || die "no free port"
-KNOT2_PORT=$(free_port) || die "no free port"
+KNOT_VPC_PORT=$(free_port) || die "no free port"
 NSD_PORT=$(free_port) || die "no free port"
-[ "$KNOT_PORT" != "$KNOT2_PORT" ] && [ "$KNOT_PORT" != "$NSD_PORT" ] && [ "$KNOT2_PORT" != "$NSD_PORT" ] ||
+[ "$KNOT_PORT" != "$KNOT_VPC_PORT" ] && [ "$KNOT_PORT" != "$NSD_PORT" ] && [ "$KNOT_VPC_PORT" != "$NSD_PORT" ] ||
   die "free_port returned the same port twice"
 PUB_SECRET=$(openssl rand -base64 32)
 VPC_SECRET=$(openssl rand -base64 32)
@@ -42,17 +44,10 @@ printf 'key "pub-key" {\n\talgorithm hmac-sha256;\n\tsecret "%s";\n};\n' "$PUB_S
 echo "$VPC_SECRET" >"$DIR/vpc-a.key"
 chmod 600 "$DIR/pub.key" "$DIR/vpc-a.key"
 
-"$PY" - "$CONF" "$KNOT_PORT" "$NSD_PORT" "$KNOT2_PORT" <<'EOF' || die "cannot edit $CONF"
-import re, sys, tomllib
-conf, k, n, k2 = sys.argv[1:5]
-t = open(conf).read()
-t = re.sub(r'(?m)^secondaries = \[\].*$', f'secondaries = ["127.0.0.1:{k}", "127.0.0.1:{n}", "127.0.0.1:{k2}"]', t)
-t = re.sub(r'(?m)^allow = \[\].*$', 'allow = ["127.0.0.1/32", "127.16.0.53/32"]', t)
-t = re.sub(r'(?m)^keys = \[\].*$', 'keys = [{ name = "pub-key", algorithm = "hmac-sha256", secret_file = "pub.key" },\n'
-           '        { name = "vpc-a-key", algorithm = "hmac-sha256", secret_file = "vpc-a.key", view = "vpc-0a000001" }]', t)
-tomllib.loads(t)
-open(conf, "w").write(t)
-EOF
+# vpced's [transfer]: the docs' block for Knot and NSD, ports filled in, in place of the example's.
+DOC="$SRC/docs/secondaries.md"
+"$PY" "$HERE/docs_block.py" "$DOC" "toml vpced.toml (Knot, NSD)" --toml-into "$CONF" "KNOT_PORT=$KNOT_PORT" \
+  "NSD_PORT=$NSD_PORT" "KNOT_VPC_PORT=$KNOT_VPC_PORT" || die "cannot take [transfer] from $DOC into $CONF"
 
 # The private zone exists once orders' name is verified.
 describe_to "$DIR/describe.json"
@@ -95,75 +90,21 @@ EOF
 check_eq "IXFR over UDP: TC, no records" "tc 0" "$tc"
 
 # --- secondaries ------------------------------------------------------------------------------------------
-knot_conf() {  # knot_conf DIR PORT KEYNAME SECRET ZONE [SOURCE]
-  mkdir -p "$1/db"
-  cat >"$1/knot.conf" <<EOF
-server:
-    rundir: "$1"
-    listen: 127.0.0.1@$2
-    pidfile: "$1/knot.pid"
-database:
-    storage: "$1/db"
-log:
-  - target: "$1/knot.log"
-    any: info
-key:
-  - id: $3
-    algorithm: hmac-sha256
-    secret: $4
-remote:
-  - id: vpced
-    address: 127.0.0.1@$PORT
-    key: $3
-${6:+    via: $6}
-acl:
-  - id: notify-from-vpced
-    address: 127.0.0.1
-    action: notify
-template:
-  - id: default
-    storage: "$1"
-    zonefile-sync: -1
-zone:
-  - domain: $5
-    master: vpced
-    acl: notify-from-vpced
-EOF
-}
-knot_conf "$DIR/knot" "$KNOT_PORT" pub-key "$PUB_SECRET" "$APEX"
-# The VPC's secondary queries from an address in vpc-0a000001's dns_clients, so that its SOA checks see that
-# VPC's view; the key picks the view's zones for the transfer itself.
-knot_conf "$DIR/knot2" "$KNOT2_PORT" vpc-a-key "$VPC_SECRET" "$PRIV" 127.16.0.53
-mkdir -p "$DIR/nsd"
-cat >"$DIR/nsd/nsd.conf" <<EOF
-server:
-    ip-address: 127.0.0.1@$NSD_PORT
-    do-ip6: no
-    server-count: 1
-    zonesdir: "$DIR/nsd"
-    database: ""
-    pidfile: "$DIR/nsd/nsd.pid"
-    xfrdfile: "$DIR/nsd/xfrd.state"
-    zonelistfile: "$DIR/nsd/zone.list"
-    username: ""
-    chroot: ""
-    logfile: "$DIR/nsd/nsd.log"
-    verbosity: 2
-    rrl-ratelimit: 0
-key:
-    name: "pub-key"
-    algorithm: hmac-sha256
-    secret: "$PUB_SECRET"
-zone:
-    name: "$APEX"
-    zonefile: "$APEX.zone"
-    request-xfr: 127.0.0.1@$PORT pub-key
-    allow-notify: 127.0.0.1 NOKEY
-EOF
+# The three secondaries are the docs' configs, placeholders filled in: Knot and NSD follow the public zone with
+# the public key; the VPC's Knot follows its private zone with the VPC's key, and sends its SOA queries from an
+# address in vpc-0a000001's dns_clients so that they see that VPC's view.
+[ "$APEX" == "us-east-1.vpce.amazonaws.com" ] || die "the docs' secondaries follow us-east-1.vpce.amazonaws.com, the test's apex is $APEX"
+mkdir -p "$DIR/knot" "$DIR/knot-vpc-a" "$DIR/nsd"
+"$PY" "$HERE/docs_block.py" "$DOC" "yaml knot.conf" "$DIR/knot/knot.conf" "\$DIR=$DIR" "KNOT_PORT=$KNOT_PORT" \
+  "VPCED_PORT=$PORT" "PUB_SECRET=$PUB_SECRET" || die "cannot take knot.conf from $DOC"
+"$PY" "$HERE/docs_block.py" "$DOC" "yaml knot-vpc-a.conf" "$DIR/knot-vpc-a/knot.conf" "\$DIR=$DIR" \
+  "KNOT_VPC_PORT=$KNOT_VPC_PORT" "VPCED_PORT=$PORT" "VPC_SECRET=$VPC_SECRET" || die "cannot take knot-vpc-a.conf from $DOC"
+"$PY" "$HERE/docs_block.py" "$DOC" "yaml nsd.conf" "$DIR/nsd/nsd.conf" "\$DIR=$DIR" "NSD_PORT=$NSD_PORT" \
+  "VPCED_PORT=$PORT" "PUB_SECRET=$PUB_SECRET" || die "cannot take nsd.conf from $DOC"
 knotd -c "$DIR/knot/knot.conf" 2>>"$DIR/knot/knot.log" &
 KNOT_PID=$!
-knotd -c "$DIR/knot2/knot.conf" 2>>"$DIR/knot2/knot.log" &
-KNOT2_PID=$!
+knotd -c "$DIR/knot-vpc-a/knot.conf" 2>>"$DIR/knot-vpc-a/knot.log" &
+KNOT_VPC_PID=$!
 nsd -d -c "$DIR/nsd/nsd.conf" 2>>"$DIR/nsd/nsd.log" &
 NSD_PID=$!
 
@@ -179,7 +120,7 @@ wait_serial() {
 }
 wait_serial "knot (public)" "$KNOT_PORT" "$APEX" "$SERIAL"
 wait_serial "nsd (public)" "$NSD_PORT" "$APEX" "$SERIAL"
-wait_serial "knot (vpc-0a000001)" "$KNOT2_PORT" "$PRIV" "$SERIAL"
+wait_serial "knot (vpc-0a000001)" "$KNOT_VPC_PORT" "$PRIV" "$SERIAL"
 
 # same_answers NAME PORT ZONE [dig source options]: every A owner of vpced's AXFR of ZONE is answered alike.
 same_answers() {
@@ -198,7 +139,7 @@ same_answers() {
 }
 same_answers "knot (public)" "$KNOT_PORT" "$APEX" "hmac-sha256:pub-key:$PUB_SECRET" 127.0.0.1
 same_answers "nsd (public)" "$NSD_PORT" "$APEX" "hmac-sha256:pub-key:$PUB_SECRET" 127.0.0.1
-same_answers "knot (vpc-0a000001)" "$KNOT2_PORT" "$PRIV" "hmac-sha256:vpc-a-key:$VPC_SECRET" 127.16.0.10
+same_answers "knot (vpc-0a000001)" "$KNOT_VPC_PORT" "$PRIV" "hmac-sha256:vpc-a-key:$VPC_SECRET" 127.16.0.10
 
 XFR_KEY="hmac-sha256:pub-key:$PUB_SECRET"
 # xfr FILE TYPE: vpced's answer to a TSIG-signed AXFR or IXFR=SERIAL of the public zone, as kdig prints it.
@@ -218,10 +159,13 @@ done
 check_true "serial grew after the change ($SERIAL → $NEW)" test "${NEW:-0}" -gt "$SERIAL"
 wait_serial "knot (public) after NOTIFY" "$KNOT_PORT" "$APEX" "$NEW"
 wait_serial "nsd (public) after NOTIFY" "$NSD_PORT" "$APEX" "$NEW"
-wait_serial "knot (vpc-0a000001) after NOTIFY" "$KNOT2_PORT" "$PRIV" "$NEW"
+wait_serial "knot (vpc-0a000001) after NOTIFY" "$KNOT_VPC_PORT" "$PRIV" "$NEW"
 same_answers "knot (public) after the change" "$KNOT_PORT" "$APEX" "hmac-sha256:pub-key:$PUB_SECRET" 127.0.0.1
 same_answers "nsd (public) after the change" "$NSD_PORT" "$APEX" "hmac-sha256:pub-key:$PUB_SECRET" 127.0.0.1
 check_contains "knot asked IXFR and got it" "IXFR, incoming" "$(cat "$DIR/knot/knot.log")"
+for f in "$DIR/knot/knot.log" "$DIR/knot-vpc-a/knot.log"; do   # the docs' storage paths work as they are
+  check_true "$f: every transfer stored" bash -c '! grep -E "not exists\)|failed to store" "$1" | grep -v "zone file"' _ "$f"
+done
 grep -q "NOTIFY\|notify, incoming" "$DIR/knot/knot.log" && pass || fail "knot logged no incoming NOTIFY"
 
 # --- IXFR after one change carries only that change ------------------------------------------------------

@@ -1,6 +1,7 @@
 // Zone transfers without sockets: AXFR message stream, ACL and TSIG decisions, IXFR difference vs fallback.
 #include <catch2/catch.hpp>
 
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <set>
@@ -185,6 +186,44 @@ TEST_CASE("a signed response stream verifies message by message") {
   ldns_rdf* mac = ldns_native2rdf_int16_data(req.tsig.mac.size(), req.tsig.mac.data());
   bool ok = ldns_pkt_tsig_verify(p, msg.data(), msg.size(), "pub-key.",
                                  base64_encode(good.secret).c_str(), mac);
+  ldns_rdf_deep_free(mac);
+  CHECK(ok);
+}
+
+TEST_CASE("a BADTIME transfer answer carries the server's time as Other Data (RFC 8945 §5.2.3)") {
+  auto snap = testing::snapshot_of(with_transfer("127.0.0.0/8"));
+  const auto good = key("pub-key", "0123456789abcdef0123456789abcdef");
+  TransferContext ctx;
+  ctx.update(*snap, std::make_shared<std::vector<TsigKey>>(std::vector<TsigKey>{good}));
+  const uint64_t now = static_cast<uint64_t>(std::time(nullptr));
+  auto q = sign_query(testing::make_query(kApex, kTypeAxfr), good, now - 3600);
+  TransferStream s(snap, q, kLoop, &ctx, now);
+  std::vector<uint8_t> msg;
+  REQUIRE(s.next(msg, now));
+  CHECK_FALSE(s.next(msg, now + 1));
+  ldns_pkt* p = nullptr;
+  REQUIRE(ldns_wire2pkt(&p, msg.data(), msg.size()) == LDNS_STATUS_OK);
+  ldns::PktPtr pkt(p);
+  CHECK(ldns_pkt_get_rcode(p) == kRcodeNotAuth);
+  CHECK(ldns_pkt_ancount(p) == 0);
+  const ldns_rr* tsig = ldns_pkt_tsig(p);
+  REQUIRE(tsig);
+  CHECK(ldns_rdf2native_int16(ldns_rr_rdf(tsig, 5)) == kTsigBadTime);
+  uint64_t time_signed = 0;
+  for (size_t i = 0; i < 6; ++i) time_signed = (time_signed << 8) | ldns_rdf_data(ldns_rr_rdf(tsig, 1))[i];
+  CHECK(time_signed == now - 3600);  // the client's time signed
+  const ldns_rdf* other = ldns_rr_rdf(tsig, 6);  // other len (2 octets), then other data
+  REQUIRE(ldns_rdf_size(other) == 8);
+  CHECK(ldns_read_uint16(ldns_rdf_data(other)) == 6);
+  uint64_t server_time = 0;
+  for (size_t i = 2; i < 8; ++i) server_time = (server_time << 8) | ldns_rdf_data(other)[i];
+  const uint64_t after = static_cast<uint64_t>(std::time(nullptr));
+  CHECK(server_time + 5 >= after);
+  CHECK(server_time <= after);
+  // Signed with the key over the request MAC, Other Data included: ldns verifies it.
+  auto req = plan_transfer(*snap, std::vector<TsigKey>{good}, q, kLoop, now);
+  ldns_rdf* mac = ldns_native2rdf_int16_data(req.tsig.mac.size(), req.tsig.mac.data());
+  const bool ok = ldns_pkt_tsig_verify(p, msg.data(), msg.size(), "pub-key.", base64_encode(good.secret).c_str(), mac);
   ldns_rdf_deep_free(mac);
   CHECK(ok);
 }

@@ -1029,6 +1029,7 @@ TEST_CASE("server.rrl and the admin timeouts: defaults, values, errors") {
     CHECK(c.server.rrl.exempt.empty());
     CHECK(c.server.admin_read_timeout == 10s);
     CHECK(c.server.admin_write_timeout == 10s);
+    CHECK(c.server.tcp_max_connections_per_source == 64);
   }
   SECTION("explicit values") {
     std::string text = replace(kBase, "dns_listen = [\"127.0.0.1:5300\"]\n",
@@ -1064,5 +1065,16 @@ TEST_CASE("server.rrl and the admin timeouts: defaults, values, errors") {
     text = replace(kBase, "dns_listen = [\"127.0.0.1:5300\"]\n",
                    "dns_listen = [\"127.0.0.1:5300\"]\nadmin_read_timeout = \"2h\"\n");
     expect_error(text, where(text, "\"2h\""), "server.admin_read_timeout: must be between 1s and 1h, got '2h'");
+    text = replace(kBase, "dns_listen = [\"127.0.0.1:5300\"]\n",
+                   "dns_listen = [\"127.0.0.1:5300\"]\ntcp_max_connections_per_source = 70000\n");
+    expect_error(text, where(text, "70000"), "server.tcp_max_connections_per_source: must be between 0 and 65535, got 70000");
+  }
+  SECTION("tcp_max_connections_per_source: 0 turns the limit off") {
+    std::string text = replace(kBase, "dns_listen = [\"127.0.0.1:5300\"]\n",
+                               "dns_listen = [\"127.0.0.1:5300\"]\ntcp_max_connections_per_source = 0\n");
+    CHECK(load_ok(text).server.tcp_max_connections_per_source == 0);
+    text = replace(kBase, "dns_listen = [\"127.0.0.1:5300\"]\n",
+                   "dns_listen = [\"127.0.0.1:5300\"]\ntcp_max_connections_per_source = 8\n");
+    CHECK(load_ok(text).server.tcp_max_connections_per_source == 8);
   }
 }
