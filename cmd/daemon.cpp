@@ -60,6 +60,7 @@ std::vector<zones::HostPort> dns_addresses(const zones::Config& c) {
 }  // namespace
 
 struct Daemon::Impl {
+  bool health_rebuild_pending = false;  // control thread only: one rebuild for a burst of health changes
   DaemonOptions options;
   asio::io_context ctx{1};
   zones::SnapshotHolder holder;
@@ -285,11 +286,18 @@ int Daemon::run() {
   callbacks.log = [](std::string_view line) { log(Level::Warn, line); };  // lines start with "relay: "
   callbacks.health_changed = [&d](const std::string& service, const zones::HostPort& target, bool healthy) {
     // On a relay thread: the rebuild belongs to the control thread.
+    // Each change is logged, but changes that arrive together (a thousand targets failing their first checks
+    // at once) share one rebuild: the control thread must stay free for reloads and signals.
     asio::post(d.ctx, [&d, service, target, healthy] {
       log(healthy ? Level::Info : Level::Warn, "health: target " + zones::to_string(target) + " of service '" +
                                                    service + "' is " + (healthy ? "healthy" : "unhealthy"));
-      d.runtime.unhealthy_targets = d.relay->unhealthy_targets();
-      d.rebuild("a target health change");
+      if (d.health_rebuild_pending) return;
+      d.health_rebuild_pending = true;
+      asio::post(d.ctx, [&d] {
+        d.health_rebuild_pending = false;
+        d.runtime.unhealthy_targets = d.relay->unhealthy_targets();
+        d.rebuild("a target health change");
+      });
     });
   };
   proxy::RelayOptions ro;
