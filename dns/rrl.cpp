@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <random>
 
 #include "dns/wire.hpp"
 
@@ -13,14 +12,6 @@ namespace {
 
 constexpr uint64_t kTimeMask = (uint64_t{1} << 48) - 1;
 
-// splitmix64's finaliser: every input bit moves every output bit.
-uint64_t mix(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 }  // namespace
 
@@ -33,36 +24,13 @@ std::string_view to_string(RrlAction a) {
   return "?";
 }
 
-RateLimiter::RateLimiter(size_t buckets, uint64_t seed) {
-  size_t n = 1;
-  while (n < buckets) n <<= 1;
-  table_.reset(new std::atomic<uint64_t>[n]);
-  for (size_t i = 0; i < n; ++i) table_[i].store(0, std::memory_order_relaxed);
-  mask_ = n - 1;
-  if (seed == 0) {
-    std::random_device rd;
-    seed = (uint64_t{rd()} << 32) | rd();
-  }
-  seed_ = seed;
-}
-
-uint64_t RateLimiter::bucket_hash(const zones::IpAddr& source, const zones::RrlConfig& config) const {
-  if (!source.v6) {
-    uint32_t a = 0;
-    for (int i = 0; i < 4; ++i) a = (a << 8) | source.bytes[i];
-    const unsigned len = std::min<unsigned>(config.ipv4_prefix, 32);
-    const uint32_t mask = len == 0 ? 0 : ~uint32_t{0} << (32 - len);
-    return mix((uint64_t{a & mask} | (uint64_t{1} << 32)) ^ seed_);
-  }
-  uint64_t a = 0;
-  for (int i = 0; i < 8; ++i) a = (a << 8) | source.bytes[i];
-  const unsigned len = std::min<unsigned>(config.ipv6_prefix, 64);
-  const uint64_t mask = len == 0 ? 0 : ~uint64_t{0} << (64 - len);
-  return mix(mix(a & mask) ^ seed_);  // a second round keeps IPv6 keys apart from IPv4's
+RateLimiter::RateLimiter(size_t buckets, uint64_t seed)
+    : table_(new std::atomic<uint64_t>[round_up_pow2(buckets)]), mask_(round_up_pow2(buckets) - 1), hash_(seed) {
+  for (size_t i = 0; i <= mask_; ++i) table_[i].store(0, std::memory_order_relaxed);
 }
 
 bool RateLimiter::allow(const zones::IpAddr& source, const zones::RrlConfig& config, uint64_t now_us) {
-  const uint64_t h = bucket_hash(source, config);
+  const uint64_t h = hash_(source, config.ipv4_prefix, config.ipv6_prefix);
   std::atomic<uint64_t>& bucket = table_[h & mask_];
   const uint64_t tag = h >> 48;
   const uint64_t rate = std::max<uint32_t>(config.rate, 1);

@@ -8,6 +8,7 @@
 #include <span>
 #include <string_view>
 
+#include "dns/source_hash.hpp"
 #include "zones/config.hpp"
 #include "zones/net.hpp"
 
@@ -37,11 +38,9 @@ class RateLimiter {
   size_t buckets() const { return mask_ + 1; }
 
  private:
-  uint64_t bucket_hash(const zones::IpAddr& source, const zones::RrlConfig& config) const;
-
   std::unique_ptr<std::atomic<uint64_t>[]> table_;
   size_t mask_;
-  uint64_t seed_;
+  SourceHash hash_;
 };
 
 // The whole decision for one UDP response: Pass when RRL is off, the source is exempt or within its rate;

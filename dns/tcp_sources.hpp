@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "dns/source_hash.hpp"
 #include "zones/net.hpp"
 
 namespace vpced::dns {
@@ -33,7 +34,7 @@ class TcpSourceCounter {
  private:
   std::unique_ptr<std::atomic<uint32_t>[]> table_;
   size_t mask_;
-  uint64_t seed_;
+  SourceHash hash_;
 };
 
 }  // namespace vpced::dns
