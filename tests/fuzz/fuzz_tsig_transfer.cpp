@@ -44,9 +44,9 @@ void put48(std::vector<uint8_t>& v, uint64_t x) {
   for (int shift = 40; shift >= 0; shift -= 8) v.push_back(static_cast<uint8_t>(x >> shift));
 }
 
-// Appends a TSIG RR signing `msg` as a request (RFC 8945 §4.3.3: the message as it was before the TSIG, then
-// the TSIG variables), ARCOUNT incremented.
-void sign_request(std::vector<uint8_t>& msg, const dns::TsigKey& k, uint64_t time_signed) {
+// Appends a TSIG RR signing `msg` as a client would, independently of dns::sign_request (RFC 8945 §4.3.3:
+// the message as it was before the TSIG, then the TSIG variables), ARCOUNT incremented.
+void sign_as_client(std::vector<uint8_t>& msg, const dns::TsigKey& k, uint64_t time_signed) {
   // RFC 8945 §6: hmac-md5 keeps its historic long name.
   const std::vector<uint8_t> alg =
       dns::name_to_wire(k.algorithm == "hmac-md5" ? "hmac-md5.sig-alg.reg.int" : k.algorithm);
@@ -122,7 +122,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const bool late = selector & 0x08;  // signed outside the fudge
   zones::IpAddr source = zones::IpAddr::from_v4({(selector & 0x10) ? 0x0A000001u : 0x7F000001u});  // 10/8: outside the ACL
   const size_t unsigned_length = msg.size();
-  if (sign) sign_request(msg, k, late ? kNow - kFudge - 1 - (selector >> 5) : kNow - (selector >> 5));
+  if (sign) sign_as_client(msg, k, late ? kNow - kFudge - 1 - (selector >> 5) : kNow - (selector >> 5));
 
   const dns::TsigRequest r = dns::verify_tsig(msg, g_keys, kNow);
   if (r.unsigned_length > msg.size()) std::abort();
