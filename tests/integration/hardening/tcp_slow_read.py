@@ -10,35 +10,14 @@ import socket
 import struct
 import sys
 import time
-import urllib.request
+
+import dnsprobe
+from dnsprobe import DnsProbe, check
 
 port, admin, apex, pid = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
 idle_s, readers, summary_file = float(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
+dns = DnsProbe(port, apex, admin)
 QUERIES = 50000  # per reader, ~2.3 MB: far more than the socket buffers on both sides hold
-checks = 0
-
-
-def check(ok, what):
-    global checks
-    checks += 1
-    if not ok:
-        print("FAIL:", what)
-
-
-def query(qid):
-    q = struct.pack(">HHHHHH", qid & 0xFFFF, 0, 1, 0, 0, 0)
-    for label in apex.split("."):
-        q += bytes([len(label)]) + label.encode()
-    return q + b"\0" + struct.pack(">HH", 6, 1)
-
-
-def metric(name, labels=""):
-    with urllib.request.urlopen("http://%s/metrics" % admin, timeout=10) as r:
-        text = r.read().decode()
-    m = re.search(r"^%s%s (\S+)$" % (re.escape(name), re.escape(labels)), text, re.M)
-    if not m:
-        raise SystemExit("no %s%s in /metrics" % (name, labels))
-    return int(float(m.group(1)))
 
 
 def rss_kib():
@@ -51,7 +30,7 @@ def udp_latency():
     s.settimeout(2)
     t = time.monotonic()
     try:
-        s.sendto(query(7), ("127.0.0.1", port))
+        s.sendto(dns.query(7), ("127.0.0.1", port))
         data, _ = s.recvfrom(4096)
         return time.monotonic() - t if data[:2] == b"\x00\x07" else None
     except OSError:
@@ -66,7 +45,7 @@ def tcp_latency():
     t = time.monotonic()
     try:
         s.connect(("127.0.0.1", port))
-        q = query(9)
+        q = dns.query(9)
         s.sendall(struct.pack(">H", len(q)) + q)
         head = s.recv(2)
         return time.monotonic() - t if len(head) == 2 else None
@@ -83,9 +62,9 @@ def reset_by_server(s):
     return any(ev & (select.POLLERR | select.POLLHUP | select.POLLRDHUP) for _, ev in p.poll(0))
 
 
-timeouts0 = metric("vpced_dns_tcp_timeouts_total", '{reason="write"}')
+timeouts0 = dns.metric("vpced_dns_tcp_timeouts_total", '{reason="write"}')
 rss0 = rss_kib()
-blob = b"".join(struct.pack(">H", len(q)) + q for q in (query(i) for i in range(QUERIES)))
+blob = b"".join(struct.pack(">H", len(q)) + q for q in (dns.query(i) for i in range(QUERIES)))
 per_query = len(blob) // QUERIES
 conns = []
 for _ in range(readers):
@@ -140,9 +119,9 @@ after_stall = [c["closed"] - stalled_at for c in closed]
 after_connect = [c["closed"] - c["connected"] for c in closed]
 # The timer restarts only after a complete answer, so no reader is closed before `idle_s` after it connected.
 check(all(t >= idle_s - 0.2 for t in after_connect), "closed no earlier than the timeout after connecting: %s" % after_connect)
-timeouts = metric("vpced_dns_tcp_timeouts_total", '{reason="write"}') - timeouts0
+timeouts = dns.metric("vpced_dns_tcp_timeouts_total", '{reason="write"}') - timeouts0
 check(timeouts == readers, "vpced_dns_tcp_timeouts_total{reason=\"write\"} moved by %d, expected %d" % (timeouts, readers))
-check(metric("vpced_dns_tcp_connections") == 0, "no TCP connection left open")
+check(dns.metric("vpced_dns_tcp_connections") == 0, "no TCP connection left open")
 tcp_after, udp_after = tcp_latency(), udp_latency()
 check(tcp_after is not None and udp_after is not None, "TCP and UDP answered after the slow readers are gone")
 rss_end = rss_kib()
@@ -154,4 +133,4 @@ with open(summary_file, "w") as f:
             "took %.1f ms and a UDP answer %.1f ms; VmRSS %d KiB before, %d KiB during the stall (+%d), %d KiB after\n"
             % (readers, sent_queries, per_query, min(after_stall), max(after_stall), min(after_connect), max(after_connect),
                timeouts, (tcp_l or 0) * 1000, (udp_l or 0) * 1000, rss0, rss_stall, rss_stall - rss0, rss_end))
-print("CHECKS", checks)
+print("CHECKS", dnsprobe.checks)

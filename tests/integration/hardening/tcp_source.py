@@ -3,52 +3,25 @@
 Opens LIMIT + EXTRA idle connections from one source: exactly LIMIT stay open, the others are closed at once and
 counted in vpced_dns_tcp_refused_total{reason="per_source"}; another source still gets TCP answers, UDP is
 answered, and connections closed by the client make room again. Prints FAIL lines and "CHECKS n"."""
-import re
-import select
 import socket
-import struct
 import sys
 import time
-import urllib.request
+
+import dnsprobe
+from dnsprobe import DnsProbe, check, closed_by_server
 
 port, admin, apex = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 limit, extra, idle_s = int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6])
 SOURCE, OTHER = "127.50.0.1", "127.50.0.2"
-checks = 0
-
-
-def check(ok, what):
-    global checks
-    checks += 1
-    if not ok:
-        print("FAIL:", what)
-
-
-def query(qid):
-    q = struct.pack(">HHHHHH", qid, 0, 1, 0, 0, 0)
-    for label in apex.split("."):
-        q += bytes([len(label)]) + label.encode()
-    return q + b"\0" + struct.pack(">HH", 6, 1)
-
-
-def metrics():
-    with urllib.request.urlopen("http://%s/metrics" % admin, timeout=10) as r:
-        return r.read().decode()
-
-
-def metric(name, labels=""):
-    m = re.search(r"^%s%s (\S+)$" % (re.escape(name), re.escape(labels)), metrics(), re.M)
-    if not m:
-        raise SystemExit("no %s%s in /metrics" % (name, labels))
-    return int(float(m.group(1)))
+dns = DnsProbe(port, apex, admin)
 
 
 def refused():
-    return metric("vpced_dns_tcp_refused_total", '{reason="per_source"}')
+    return dns.metric("vpced_dns_tcp_refused_total", '{reason="per_source"}')
 
 
 def open_tcp():
-    return metric("vpced_dns_tcp_connections")
+    return dns.metric("vpced_dns_tcp_connections")
 
 
 def wait_open_tcp(n, timeout=3.0):
@@ -67,52 +40,6 @@ def connect(source):
     return s
 
 
-def udp_answered(source):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((source, 0))
-    s.settimeout(2)
-    try:
-        s.sendto(query(7), ("127.0.0.1", port))
-        data, _ = s.recvfrom(4096)
-        return data[:2] == b"\x00\x07" and data[3] & 0x0F == 0
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-def tcp_answered(source, timeout=2.0):
-    s = socket.socket()
-    s.settimeout(timeout)
-    try:
-        s.bind((source, 0))
-        s.connect(("127.0.0.1", port))
-        q = query(9)
-        s.sendall(struct.pack(">H", len(q)) + q)
-        head = s.recv(2)
-        return len(head) == 2
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-def closed_by_server(conns, wait):
-    """The connections that see EOF (or a reset) within `wait` seconds."""
-    closed = set()
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline and len(closed) < len(conns):
-        open_ = [c for c in conns if c not in closed]
-        ready, _, _ = select.select(open_, [], [], max(0.0, deadline - time.monotonic()))
-        for c in ready:
-            try:
-                if c.recv(1) == b"":
-                    closed.add(c)
-            except OSError:
-                closed.add(c)
-    return closed
-
-
 r0 = refused()
 check(open_tcp() == 0, "no TCP connection open before the test")
 start = time.monotonic()
@@ -122,10 +49,10 @@ held = [c for c in conns if c not in closed]
 check(len(closed) == extra, "connections over the per-source limit closed at once: %d, expected %d" % (len(closed), extra))
 check(len(held) == limit, "connections held from %s: %d, expected the limit %d" % (SOURCE, len(held), limit))
 check(refused() - r0 == extra, "vpced_dns_tcp_refused_total{reason=\"per_source\"} moved by %d, expected %d" % (refused() - r0, extra))
-check(metric("vpced_dns_tcp_refused_total", '{reason="total"}') == 0, "no connection refused by the per-worker cap")
-check(tcp_answered(OTHER), "a TCP query from another source (%s) is answered while %s is at its limit" % (OTHER, SOURCE))
-check(udp_answered(SOURCE), "UDP from %s answered while its TCP limit is full" % SOURCE)
-check(not tcp_answered(SOURCE, 1.0), "a new TCP query from %s is refused (closed) while at the limit" % SOURCE)
+check(dns.metric("vpced_dns_tcp_refused_total", '{reason="total"}') == 0, "no connection refused by the per-worker cap")
+check(dns.tcp_answered(OTHER), "a TCP query from another source (%s) is answered while %s is at its limit" % (OTHER, SOURCE))
+check(dns.udp_answered(SOURCE), "UDP from %s answered while its TCP limit is full" % SOURCE)
+check(not dns.tcp_answered(SOURCE, 1.0), "a new TCP query from %s is refused (closed) while at the limit" % SOURCE)
 check(refused() - r0 == extra + 1, "the refused query counted: +%d, expected +%d" % (refused() - r0, extra + 1))
 
 # Closing 5 makes room for exactly 5 again.
@@ -133,7 +60,7 @@ for c in held[:5]:
     c.close()
 held = held[5:]
 check(wait_open_tcp(limit - 5), "vpced sees the 5 closed connections (open: %d, expected %d)" % (open_tcp(), limit - 5))
-check(tcp_answered(SOURCE), "a TCP query from %s answered after 5 of its connections closed" % SOURCE)
+check(dns.tcp_answered(SOURCE), "a TCP query from %s answered after 5 of its connections closed" % SOURCE)
 check(wait_open_tcp(limit - 5), "the answered query's connection is released")
 more = [connect(SOURCE) for _ in range(5)]
 check(len(closed_by_server(more, 1.0)) == 0, "5 new connections from %s held again" % SOURCE)
@@ -145,4 +72,4 @@ check(elapsed < idle_s - 1, "the checks took %.1f s, too close to the idle timeo
 for c in held + more + [over]:
     c.close()
 check(wait_open_tcp(0), "every connection released at the end (open: %d)" % open_tcp())
-print("CHECKS", checks)
+print("CHECKS", dnsprobe.checks)
