@@ -4,6 +4,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,10 +18,12 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <system_error>
 #include <thread>
+#include <vector>
 
 #include "dns/asio.hpp"
 #include "dns/forwarder.hpp"
@@ -245,24 +249,108 @@ struct TcpConn {
 
 struct Listener {
   zones::HostPort address;
-  udp::socket datagram;
   tcp::acceptor acceptor;
 };
 
-// Everything a worker thread owns. Only that thread touches it after start(), through posted handlers.
-struct Worker {
-  asio::io_context ctx{1};
+// One UDP socket of a worker. Its UDP thread reads and answers on it; answers from the forwarders are sent
+// from the worker's io_context through the same descriptor, so it closes when the last holder lets go.
+struct UdpSocket {
+  zones::HostPort address;
+  int fd = -1;
+  const zones::Snapshot* seen = nullptr;  // the snapshot listener_view was taken from (UDP thread only)
+  int32_t listener_view = -1;
+  UdpSocket(zones::HostPort a, int f) : address(a), fd(f) {}
+  UdpSocket(const UdpSocket&) = delete;
+  UdpSocket& operator=(const UdpSocket&) = delete;
+  ~UdpSocket() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// A thread's own counters and its cache of view index → counter slot (rebuilt when a new snapshot shows up).
+// Each block of counters has exactly one writing thread.
+struct CounterCache {
   WorkerCounters* counters = nullptr;
+  const zones::Snapshot* seen = nullptr;
+  std::vector<uint16_t> view_slots;
+};
+
+// The UDP side of a worker: a thread of its own on a plain epoll instance. Every socket is registered once,
+// level-triggered, so a wake-up costs epoll_wait + recvmmsg + sendmmsg and nothing else (Asio's reactor adds
+// an epoll_ctl per wait, a quarter of the system calls of a query at a steady rate). Listener changes and stop
+// arrive as closures through an eventfd; the query path takes no lock.
+struct UdpThread : CounterCache {
+  int epfd = -1;
+  int wake = -1;  // eventfd, registered with a null data pointer
+  std::mutex mu;
+  std::vector<std::function<void()>> commands;  // guarded by mu
+  std::map<zones::HostPort, std::shared_ptr<UdpSocket>> sockets;  // thread only
+  bool stopping = false;                                          // thread only
+  uint32_t rrl_limited = 0;  // limited responses since the last slip (server.rrl.slip)
+  std::thread thread;
+
+  UdpThread() {
+    epfd = ::epoll_create1(EPOLL_CLOEXEC);
+    wake = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (epfd < 0 || wake < 0) throw std::system_error(errno, std::generic_category(), "epoll for the UDP workers");
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = nullptr;
+    if (::epoll_ctl(epfd, EPOLL_CTL_ADD, wake, &ev) != 0)
+      throw std::system_error(errno, std::generic_category(), "epoll for the UDP workers");
+  }
+  UdpThread(const UdpThread&) = delete;
+  UdpThread& operator=(const UdpThread&) = delete;
+  ~UdpThread() {
+    if (thread.joinable()) thread.join();
+    ::close(epfd);
+    ::close(wake);
+  }
+
+  // From any thread: runs `f` on the UDP thread.
+  void post(std::function<void()> f) {
+    {
+      std::lock_guard lock(mu);
+      commands.push_back(std::move(f));
+    }
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t r = ::write(wake, &one, sizeof one);
+  }
+  void run_commands() {
+    uint64_t count;
+    [[maybe_unused]] ssize_t r = ::read(wake, &count, sizeof count);
+    std::vector<std::function<void()>> todo;
+    {
+      std::lock_guard lock(mu);
+      todo.swap(commands);
+    }
+    for (auto& f : todo) f();
+  }
+  void add(std::shared_ptr<UdpSocket> s) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = s.get();
+    if (::epoll_ctl(epfd, EPOLL_CTL_ADD, s->fd, &ev) != 0) return;  // not served; the TCP side still is
+    sockets[s->address] = std::move(s);
+  }
+  void remove(const zones::HostPort& hp) {
+    auto it = sockets.find(hp);
+    if (it == sockets.end()) return;
+    ::epoll_ctl(epfd, EPOLL_CTL_DEL, it->second->fd, nullptr);  // a forwarded answer may still hold the fd
+    sockets.erase(it);
+  }
+};
+
+// Everything a worker thread owns. Only that thread touches it after start(), through posted handlers.
+struct Worker : CounterCache {
+  asio::io_context ctx{1};
   std::map<zones::HostPort, std::shared_ptr<Listener>> listeners;
   std::set<std::shared_ptr<TcpConn>> connections;
   unsigned open_tcp = 0;
   bool stopping = false;
-  uint32_t rrl_limited = 0;  // limited responses since the last slip (server.rrl.slip)
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
   std::unique_ptr<Forwarder> forwarder;  // declared after ctx: destroyed first, its pending callbacks discarded
-  // View index of the current snapshot → counter slot; rebuilt when a new snapshot shows up.
-  const zones::Snapshot* seen = nullptr;
-  std::vector<uint16_t> view_slots;
+  std::unique_ptr<UdpThread> udp;
 };
 
 struct DnsServer::Impl {
@@ -279,20 +367,24 @@ struct DnsServer::Impl {
 
   // Counts a query's outcome; refreshes the view→slot table when the snapshot changed. A rate-limited
   // response counts as a query and in the RRL counters only (and is not logged: a flood would flood the log).
-  void account(Worker& w, const zones::Snapshot& snap, const Outcome& oc, Transport t, const zones::IpAddr& from,
-               std::span<const uint8_t> query, RrlAction rrl_action = RrlAction::Pass) {
-    const size_t ti = t == Transport::Udp ? 0 : 1;
-    if (oc.dropped) {
-      zones::bump(w.counters->dropped[ti]);
-      return;
-    }
+  uint16_t view_slot(CounterCache& w, const zones::Snapshot& snap, int32_t view) {
     if (w.seen != &snap) {
       w.view_slots.clear();
       for (size_t v = 0; v < snap.view_count(); ++v)
         w.view_slots.push_back(metrics.slot(snap.view_name(static_cast<uint32_t>(v))));
       w.seen = &snap;
     }
-    const uint16_t slot = oc.view >= 0 ? w.view_slots[static_cast<size_t>(oc.view)] : 0;
+    return view >= 0 ? w.view_slots[static_cast<size_t>(view)] : 0;
+  }
+
+  void account(CounterCache& w, const zones::Snapshot& snap, const Outcome& oc, Transport t, const zones::IpAddr& from,
+               std::span<const uint8_t> query, RrlAction rrl_action = RrlAction::Pass) {
+    const size_t ti = t == Transport::Udp ? 0 : 1;
+    if (oc.dropped) {
+      zones::bump(w.counters->dropped[ti]);
+      return;
+    }
+    const uint16_t slot = view_slot(w, snap, oc.view);
     ViewCounters& vc = w.counters->views[slot];
     zones::bump(vc.queries[ti][qtype_bucket(oc.qtype)]);
     if (rrl_action != RrlAction::Pass) {
@@ -308,9 +400,12 @@ struct DnsServer::Impl {
     if (options.query_log) log_query(snap, oc, t, from, query);
   }
 
-  void count_forwarded(Worker& w, int32_t view, Transport t, std::span<const uint8_t> response) {
+  void count_forwarded(CounterCache& w, int32_t view, Transport t, std::span<const uint8_t> response) {
+    count_forwarded_slot(w, view >= 0 && static_cast<size_t>(view) < w.view_slots.size() ? w.view_slots[view] : 0, t,
+                         response);
+  }
+  void count_forwarded_slot(CounterCache& w, uint16_t slot, Transport t, std::span<const uint8_t> response) {
     const size_t ti = t == Transport::Udp ? 0 : 1;
-    const uint16_t slot = view >= 0 && static_cast<size_t>(view) < w.view_slots.size() ? w.view_slots[view] : 0;
     const uint16_t rcode = response.size() >= kHeaderSize ? (response[3] & 0x0F) : kRcodeServFail;
     zones::bump(w.counters->views[slot].responses[ti][rcode_bucket(rcode)]);
   }
@@ -326,78 +421,96 @@ struct DnsServer::Impl {
     options.query_log(line);
   }
 
-  // Reads up to kUdpBatch datagrams per recvmmsg(2), answers each with respond() and sends the answers with one
-  // sendmmsg(2): two system calls per batch instead of two per query (NSD and Knot do the same). Asio only
-  // waits for readability; the socket is non-blocking, so the drain stops at EAGAIN.
-  awaitable<void> udp_loop(Worker& w, std::shared_ptr<Listener> l) {
+  // The UDP thread of worker `w`: waits on its epoll instance and serves whichever sockets are readable.
+  void udp_thread(Worker& w) {
+    UdpThread& u = *w.udp;
     zones::SnapshotReader reader(holder);
-    std::unique_ptr<UdpBatch> batch(new UdpBatch);  // once per listener; default-initialised, so not touched
-    const int fd = l->datagram.native_handle();
-    const zones::Snapshot* listener_seen = nullptr;
+    std::unique_ptr<UdpBatch> batch(new UdpBatch);  // once per thread; default-initialised, so not touched
+    std::array<epoll_event, 64> events;
+    while (!u.stopping) {
+      const int n = ::epoll_wait(u.epfd, events.data(), static_cast<int>(events.size()), -1);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      bool commands = false;
+      for (int i = 0; i < n; ++i) {
+        if (events[static_cast<size_t>(i)].data.ptr == nullptr)
+          commands = true;  // after the sockets: a command may remove one whose event is in this batch
+        else
+          serve_udp(w, *static_cast<UdpSocket*>(events[static_cast<size_t>(i)].data.ptr), reader, *batch);
+      }
+      if (commands) u.run_commands();
+    }
+    u.sockets.clear();
+  }
+
+  // Reads up to kUdpBatch datagrams per recvmmsg(2), answers each with respond() and sends the answers with one
+  // sendmmsg(2): two system calls per batch instead of two per query (NSD and Knot do the same). A few batches
+  // per wake-up, then the other sockets of the thread get a turn; the socket is level-triggered, so what is
+  // left wakes the thread again.
+  void serve_udp(Worker& w, UdpSocket& s, zones::SnapshotReader& reader, UdpBatch& batch) {
+    UdpThread& u = *w.udp;
     Client client;
     client.transport = Transport::Udp;
-    for (;;) {
-      boost::system::error_code ec;
-      co_await l->datagram.async_wait(udp::socket::wait_read, asio::redirect_error(use_awaitable, ec));
-      if (ec == asio::error::operation_aborted || !l->datagram.is_open()) co_return;
-      if (ec) continue;
-      // A few batches per wake-up, then back to the io_context so TCP sessions on this thread get a turn.
-      for (int round = 0; round < kUdpRoundsPerWake; ++round) {
-        const int n = batch->receive(fd);
-        if (n <= 0) break;  // EAGAIN: drained; other errors (ICMP reports on Linux): wait again, keep serving
-        const zones::Snapshot& snap = reader.current();
-        if (&snap != listener_seen) {  // a VPC's dns_listen address fixes the view (design §5)
-          client.listener_view = snap.view_for_listener(l->address);
-          listener_seen = &snap;
-        }
-        // RRL (server.rrl, off by default) applies to every UDP response, forwarded ones included: a dropped
-        // one is left out of the send batch, a slipped one becomes header + question with TC=1.
-        const zones::RrlConfig& rrl_config = snap.model().config.server.rrl;
-        const uint64_t now_us =
-            rrl_config.rate == 0 ? 0
-                                 : static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                                             std::chrono::steady_clock::now() - epoch)
-                                                             .count());
-        for (int i = 0; i < n; ++i) {
-          client.address = batch->sender_address(i);
-          batch->answer_len[i] = respond(snap, batch->query(i), client, batch->answer(i), &batch->outcome[i]);
-          if (batch->outcome[i].signed_query)
-            batch->answer_len[i] = answer_signed(snap, batch->query(i), client, batch->answer(i), batch->outcome[i]);
-          batch->rrl[i] = RrlAction::Pass;
-          if (rrl_config.rate != 0 && (batch->answer_len[i] != 0 || batch->outcome[i].forward)) {
-            batch->rrl[i] = rrl_decide(rrl, rrl_config, client.address, now_us, w.rrl_limited);
-            if (batch->rrl[i] == RrlAction::Drop) batch->answer_len[i] = 0;
-            if (batch->rrl[i] == RrlAction::Slip) batch->answer_len[i] = slip_response(batch->query(i), batch->answer(i));
-          }
-        }
-        batch->send(fd, n);
-        for (int i = 0; i < n; ++i) {
-          const Outcome& oc = batch->outcome[i];
-          account(w, snap, oc, Transport::Udp, batch->sender_address(i), batch->query(i), batch->rrl[i]);
-          if (oc.forward && batch->rrl[i] == RrlAction::Pass)
-            forward_udp(w, l, batch->sender_endpoint(i), batch->query(i), oc.view);
-        }
-        if (n < kUdpBatch) break;
+    for (int round = 0; round < kUdpRoundsPerWake; ++round) {
+      const int n = batch.receive(s.fd);
+      if (n <= 0) break;  // EAGAIN: drained; other errors (ICMP reports on Linux): wait again, keep serving
+      const zones::Snapshot& snap = reader.current();
+      if (&snap != s.seen) {  // a VPC's dns_listen address fixes the view (design §5)
+        s.listener_view = snap.view_for_listener(s.address);
+        s.seen = &snap;
       }
+      client.listener_view = s.listener_view;
+      // RRL (server.rrl, off by default) applies to every UDP response, forwarded ones included: a dropped
+      // one is left out of the send batch, a slipped one becomes header + question with TC=1.
+      const zones::RrlConfig& rrl_config = snap.model().config.server.rrl;
+      const uint64_t now_us =
+          rrl_config.rate == 0 ? 0
+                               : static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                           std::chrono::steady_clock::now() - epoch)
+                                                           .count());
+      for (int i = 0; i < n; ++i) {
+        client.address = batch.sender_address(i);
+        batch.answer_len[i] = respond(snap, batch.query(i), client, batch.answer(i), &batch.outcome[i]);
+        if (batch.outcome[i].signed_query)
+          batch.answer_len[i] = answer_signed(snap, batch.query(i), client, batch.answer(i), batch.outcome[i]);
+        batch.rrl[i] = RrlAction::Pass;
+        if (rrl_config.rate != 0 && (batch.answer_len[i] != 0 || batch.outcome[i].forward)) {
+          batch.rrl[i] = rrl_decide(rrl, rrl_config, client.address, now_us, u.rrl_limited);
+          if (batch.rrl[i] == RrlAction::Drop) batch.answer_len[i] = 0;
+          if (batch.rrl[i] == RrlAction::Slip) batch.answer_len[i] = slip_response(batch.query(i), batch.answer(i));
+        }
+      }
+      batch.send(s.fd, n);
+      for (int i = 0; i < n; ++i) {
+        const Outcome& oc = batch.outcome[i];
+        account(u, snap, oc, Transport::Udp, batch.sender_address(i), batch.query(i), batch.rrl[i]);
+        if (oc.forward && batch.rrl[i] == RrlAction::Pass)
+          forward_udp(w, u.sockets.at(s.address), batch.sender_endpoint(i), batch.query(i), view_slot(u, snap, oc.view));
+      }
+      if (n < kUdpBatch) break;
     }
   }
 
-  // Hands a query to this worker's forwarders; the answer goes back from the listener's socket.
-  void forward_udp(Worker& w, const std::shared_ptr<Listener>& l, const udp::endpoint& to,
-                   std::span<const uint8_t> query, int32_t view) {
+  // Hands a query to the worker's forwarders (they live on its io_context); the answer goes back from the
+  // socket the query came in on.
+  void forward_udp(Worker& w, std::shared_ptr<UdpSocket> s, const udp::endpoint& to, std::span<const uint8_t> query,
+                   uint16_t slot) {
     std::vector<uint8_t> q(query.begin(), query.end());
-    auto reply = [this, &w, l, to, q = std::move(q), view](std::span<const uint8_t> answer) {
-      std::array<uint8_t, 4096> out;
-      size_t m = fit_forwarded(q, answer, udp_limit(q), out);
-      count_forwarded(w, view, Transport::Udp, std::span(out.data(), m));
-      boost::system::error_code ec;
-      if (l->datagram.is_open()) l->datagram.send_to(asio::buffer(out.data(), m), to, 0, ec);
-    };
-    if (!w.forwarder) {
-      reply({});
-      return;
-    }
-    w.forwarder->forward(query, std::move(reply));
+    asio::post(w.ctx, [this, &w, s = std::move(s), to, q = std::move(q), slot]() mutable {
+      auto reply = [this, &w, s, to, q, slot](std::span<const uint8_t> answer) {
+        std::array<uint8_t, 4096> out;
+        size_t m = fit_forwarded(q, answer, udp_limit(q), out);
+        count_forwarded_slot(w, slot, Transport::Udp, std::span(out.data(), m));
+        ::sendto(s->fd, out.data(), m, MSG_DONTWAIT, to.data(), static_cast<socklen_t>(to.size()));
+      };
+      if (!w.forwarder) {
+        reply({});
+        return;
+      }
+      w.forwarder->forward(q, std::move(reply));
+    });
   }
 
   // Waits for the forwarders' answer to a TCP query; writes the framed answer into `out`, returns its size.
@@ -574,18 +687,15 @@ struct DnsServer::Impl {
     }
   }
 
-  void adopt(Worker& w, const zones::HostPort& hp, int udp_fd, int tcp_fd) {
+  void adopt(Worker& w, const zones::HostPort& hp, int tcp_fd) {
     const bool v6 = hp.addr.v6;
-    auto l = std::make_shared<Listener>(Listener{hp, udp::socket(w.ctx, v6 ? udp::v6() : udp::v4(), udp_fd),
-                                                 tcp::acceptor(w.ctx, v6 ? tcp::v6() : tcp::v4(), tcp_fd)});
+    auto l = std::make_shared<Listener>(Listener{hp, tcp::acceptor(w.ctx, v6 ? tcp::v6() : tcp::v4(), tcp_fd)});
     w.listeners[hp] = l;
-    asio::co_spawn(w.ctx, udp_loop(w, l), asio::detached);
     asio::co_spawn(w.ctx, tcp_accept_loop(w, l), asio::detached);
   }
 
   static void close_listener(Listener& l) {
     boost::system::error_code ec;
-    l.datagram.close(ec);
     l.acceptor.close(ec);
   }
 };
@@ -600,8 +710,11 @@ void DnsServer::start() {
   for (unsigned t = 0; t < n; ++t) {
     auto w = std::make_unique<Worker>();
     w->counters = &impl_->metrics.add_worker();
+    w->udp = std::make_unique<UdpThread>();
+    w->udp->counters = &impl_->metrics.add_worker();
     impl_->workers.push_back(std::move(w));
   }
+  for (auto& w : impl_->workers) w->udp->thread = std::thread([impl = impl_.get(), w = w.get()] { impl->udp_thread(*w); });
   for (auto& w : impl_->workers) {
     std::promise<void> finished;
     impl_->done.push_back(finished.get_future());
@@ -655,11 +768,13 @@ void DnsServer::set_listeners(const std::vector<zones::HostPort>& listen) {
     for (size_t i = 0; i < impl_->workers.size(); ++i) {
       Worker& w = *impl_->workers[i];
       auto [u, t] = f.per_worker[i];
-      asio::post(w.ctx, [impl = impl_.get(), &w, hp = f.hp, u, t] { impl->adopt(w, hp, u, t); });
+      w.udp->post([&w, sock = std::make_shared<UdpSocket>(f.hp, u)] { w.udp->add(sock); });
+      asio::post(w.ctx, [impl = impl_.get(), &w, hp = f.hp, t] { impl->adopt(w, hp, t); });
     }
   for (const auto& hp : removed)
     for (auto& wp : impl_->workers) {
       Worker& w = *wp;
+      w.udp->post([&w, hp] { w.udp->remove(hp); });
       asio::post(w.ctx, [&w, hp] {
         if (auto it = w.listeners.find(hp); it != w.listeners.end()) {
           Impl::close_listener(*it->second);
@@ -692,6 +807,13 @@ void DnsServer::set_forwarders(const std::vector<zones::HostPort>& servers) {
 
 void DnsServer::stop() {
   if (!impl_ || impl_->threads.empty()) return;
+  // UDP first: its threads post forwarded queries into the io_contexts stopped below.
+  for (auto& wp : impl_->workers) {
+    UdpThread& u = *wp->udp;
+    u.post([&u] { u.stopping = true; });
+  }
+  for (auto& wp : impl_->workers)
+    if (wp->udp->thread.joinable()) wp->udp->thread.join();
   for (auto& wp : impl_->workers) {
     Worker& w = *wp;
     asio::post(w.ctx, [&w] {
