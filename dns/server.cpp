@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -714,12 +715,18 @@ void DnsServer::start() {
     w->udp->counters = &impl_->metrics.add_worker();
     impl_->workers.push_back(std::move(w));
   }
-  for (auto& w : impl_->workers) w->udp->thread = std::thread([impl = impl_.get(), w = w.get()] { impl->udp_thread(*w); });
+  // Named for `top -H` and perf: dns-udp/N serves UDP, dns/N TCP, transfers and forwarding.
+  for (size_t i = 0; i < impl_->workers.size(); ++i)
+    impl_->workers[i]->udp->thread = std::thread([impl = impl_.get(), w = impl_->workers[i].get(), i] {
+      pthread_setname_np(pthread_self(), ("dns-udp/" + std::to_string(i)).c_str());
+      impl->udp_thread(*w);
+    });
   for (auto& w : impl_->workers) {
     std::promise<void> finished;
     impl_->done.push_back(finished.get_future());
     w->guard.emplace(w->ctx.get_executor());  // keeps run() going until stop() releases it
-    impl_->threads.emplace_back([w = w.get(), p = std::move(finished)]() mutable {
+    impl_->threads.emplace_back([w = w.get(), p = std::move(finished), i = impl_->threads.size()]() mutable {
+      pthread_setname_np(pthread_self(), ("dns/" + std::to_string(i)).c_str());
       w->ctx.run();
       p.set_value();
     });
