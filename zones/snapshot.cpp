@@ -324,8 +324,6 @@ void SnapshotBuilder::compile_zone(Compiler& compiler, Snapshot::View& view, uin
   std::vector<const WireRr*> set, additional;
   std::vector<uint16_t> order;
   const std::vector<const WireRr*> authority{soa};
-  NameMap<Snapshot::Node> nodes;
-  nodes.reserve(names.size());
   for (const auto& [name, n] : names) {
     Snapshot::Node node;
     node.zone = zi;
@@ -362,15 +360,10 @@ void SnapshotBuilder::compile_zone(Compiler& compiler, Snapshot::View& view, uin
       }
     }
     node.types_end = static_cast<uint32_t>(types.size());
-    nodes.emplace(name, node);
+    view.names.insert(name, node);  // the first zone of a view that holds a name keeps it
   }
   if (compiled.wildcard) compiled.wildcard_nodata = compiler.uncompressed_soa(*soa, 0);
   view.zones.push_back(compiled);
-  // The first zone of a view that holds a name keeps it.
-  if (view.names.empty())
-    view.names = std::move(nodes);
-  else
-    for (auto& [name, node] : nodes) view.names.emplace(name, node);
 }
 
 std::shared_ptr<const Snapshot> compile_snapshot(std::shared_ptr<const Model> model, uint32_t serial) {
@@ -393,6 +386,7 @@ std::shared_ptr<const Snapshot> compile_snapshot(std::shared_ptr<const Model> mo
     view.contents = std::move(zones[v].zones);
     for (uint32_t zi = 0; zi < view.contents.size(); ++zi)
       SnapshotBuilder::compile_zone(compiler, view, zi, snap->types_);
+    view.names.shrink_to_fit();
     const auto index = static_cast<uint32_t>(snap->views_.size());
     snap->views_.push_back(std::move(view));
     if (v == 0) continue;  // the public view
@@ -417,8 +411,8 @@ std::shared_ptr<const Snapshot> compile_snapshot(std::shared_ptr<const Model> mo
 LookupResult Snapshot::lookup_in(uint32_t view_index, std::string_view name, uint16_t qtype, bool& covered) const {
   const View& view = views_[view_index];
   covered = true;
-  if (auto it = view.names.find(name); it != view.names.end()) {
-    const Node& node = it->second;
+  if (const Node* found = view.names.find(name)) {
+    const Node& node = *found;
     if (qtype == kTypeAny) {
       const CompiledAnswer& a = answers_[node.any];
       return {node.any == node.nodata ? Lookup::NoData : Lookup::Hit, &a, view_index, node.zone, false};
@@ -442,8 +436,8 @@ LookupResult Snapshot::lookup_in(uint32_t view_index, std::string_view name, uin
       }
       return {Lookup::NxDomain, &answers_[zone.nxdomain], view_index, z->second, false};
     }
-    if (auto it = view.names.find(suffix); it != view.names.end())  // a closer encloser below the apex
-      return {Lookup::NxDomain, &answers_[view.zones[it->second.zone].nxdomain], view_index, it->second.zone, false};
+    if (const Node* closer = view.names.find(suffix))  // a closer encloser below the apex
+      return {Lookup::NxDomain, &answers_[view.zones[closer->zone].nxdomain], view_index, closer->zone, false};
   }
   covered = false;
   return {Lookup::Refused, nullptr, view_index, 0, false};

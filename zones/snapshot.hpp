@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "zones/model.hpp"
+#include "zones/name_table.hpp"
 #include "zones/records.hpp"
 
 namespace vpced::zones {
@@ -109,7 +110,7 @@ class Snapshot : public std::enable_shared_from_this<Snapshot> {
   };
   struct View {
     std::string name;
-    NameMap<Node> names;
+    NameTable<Node> names;            // the first zone of the view that holds a name keeps it
     NameMap<uint32_t> apexes;         // apex wire name → zone
     std::vector<Zone> zones;
     std::vector<ZoneContent> contents;

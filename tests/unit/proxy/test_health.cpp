@@ -126,13 +126,18 @@ TEST_CASE("HealthChecker drives the state machine with TCP connects", "[health][
   spec.service = "orders";
   spec.target = *vpced::zones::parse_host_port("127.0.0.1:" + std::to_string(port));
   spec.interval = std::chrono::milliseconds(20);
-  spec.timeout = std::chrono::milliseconds(20);
+  // Long enough that a connect to a listening socket never times out on a loaded machine; a closed port is
+  // refused at once, so the down phase below does not wait for it.
+  spec.timeout = std::chrono::milliseconds(2000);
   spec.thresholds = {2, 2};
   spec.proxy_protocol_v2 = true;
   checker.set_targets({spec});
 
   // Up: checks pass and each connection starts with a LOCAL header.
-  ctx.run_for(std::chrono::milliseconds(100));
+  for (int i = 0; i < 100; ++i) {
+    ctx.run_for(std::chrono::milliseconds(20));
+    if (checker.state("orders", spec.target) && checker.state("orders", spec.target)->consecutive_ok >= 2) break;
+  }
   CHECK(changes.empty());
   REQUIRE(checker.state("orders", spec.target));
   CHECK(checker.state("orders", spec.target)->consecutive_ok >= 2);
