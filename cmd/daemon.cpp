@@ -102,6 +102,11 @@ struct Daemon::Impl {
     return keys;
   }
 
+  // Whether any zone transfer can be allowed: a secondary to NOTIFY, an ACL or a key (docs/secondaries.md).
+  static bool transfers_configured(const zones::Config& c) {
+    return !c.transfer.secondaries.empty() || !c.transfer.allow.empty() || !c.transfer.keys.empty();
+  }
+
   static std::vector<verify::Target> targets_of(const zones::Model& m) {
     std::vector<verify::Target> out;
     for (const auto& s : m.services)
@@ -113,16 +118,26 @@ struct Daemon::Impl {
   void publish(std::shared_ptr<const zones::Snapshot> snap) {
     auto before = holder.get();
     holder.publish(snap);
-    const auto recorded = transfer.update(*snap, staged_keys);
-    if (recorded == zones::HistoryRecord::Restarted)
-      log(Level::Info, "IXFR history: the zones changed while vpced was stopped and the older records were not "
-                       "kept; IXFR from older serials is answered with the whole zone");
-    // The IXFR history follows every serial change to state_dir, so that a restart keeps it.
-    if (!before || recorded != zones::HistoryRecord::Same) {
-      try {
-        transfer.save_history(snap->model().config.server.state_dir);
-      } catch (const std::exception& e) {
-        log(Level::Warn, std::string("IXFR history: cannot save it: ") + e.what());
+    const auto& state_dir = snap->model().config.server.state_dir;
+    if (!transfers_configured(snap->model().config)) {
+      // No secondary and no ACL or key: every transfer is refused, so an IXFR history would only cost memory
+      // (a copy of every record when restored) and a file write per change. A stale file is removed: turning
+      // transfers on later starts a new history (IXFR from older serials falls back to AXFR).
+      transfer.forget_history(staged_keys);
+      std::error_code ec;
+      std::filesystem::remove(state_dir / zones::kHistoryFile, ec);
+    } else {
+      const auto recorded = transfer.update(*snap, staged_keys);
+      if (recorded == zones::HistoryRecord::Restarted)
+        log(Level::Info, "IXFR history: the zones changed while vpced was stopped and the older records were not "
+                         "kept; IXFR from older serials is answered with the whole zone");
+      // The IXFR history follows every serial change to state_dir, so that a restart keeps it.
+      if (!before || recorded != zones::HistoryRecord::Same) {
+        try {
+          transfer.save_history(state_dir);
+        } catch (const std::exception& e) {
+          log(Level::Warn, std::string("IXFR history: cannot save it: ") + e.what());
+        }
       }
     }
     // NOTIFY (RFC 1996) the secondaries of every zone whose content changed; at start, of every zone. A
@@ -305,7 +320,7 @@ int Daemon::run() {
   d.relay = std::make_unique<proxy::Relay>(ro, callbacks);
   d.relay->start();
   d.notifier = std::make_unique<dns::Notifier>(d.ctx, [](std::string_view line) { log(Level::Warn, line); });
-  {
+  if (Impl::transfers_configured(snap->model().config)) {
     std::string problem;
     const auto& state_dir = snap->model().config.server.state_dir;
     const auto loaded = d.transfer.restore_history(state_dir, problem);

@@ -95,6 +95,12 @@ zones::HistoryRecord TransferContext::update(const zones::Snapshot& snap, std::s
   return history_.record(snap);
 }
 
+void TransferContext::forget_history(std::shared_ptr<const std::vector<TsigKey>> keys) {
+  std::lock_guard lock(mu_);
+  if (keys) keys_ = std::move(keys);
+  history_ = zones::ZoneHistory(history_.depth());
+}
+
 zones::HistoryLoad TransferContext::restore_history(const std::filesystem::path& state_dir, std::string& problem) {
   zones::ZoneHistory loaded(history_.depth());
   const auto result = zones::load_history(state_dir, loaded, problem);

@@ -27,6 +27,8 @@ class TransferContext {
   explicit TransferContext(size_t history_depth = 16) : history_(history_depth) {}
   // Records `snap` in the history and makes `keys` current. Control thread.
   zones::HistoryRecord update(const zones::Snapshot& snap, std::shared_ptr<const std::vector<TsigKey>> keys);
+  // Makes `keys` current and forgets the history: the config allows no transfer, so nobody can ask for IXFR.
+  void forget_history(std::shared_ptr<const std::vector<TsigKey>> keys);
   // The history in state_dir (zones/history_file): read once before the first update, written after each
   // update that moved the serial. restore_history never throws; save_history throws std::system_error.
   zones::HistoryLoad restore_history(const std::filesystem::path& state_dir, std::string& problem);

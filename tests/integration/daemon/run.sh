@@ -25,6 +25,8 @@ setup_config
 start_vpced
 check_contains "start-up log names the zone" "$APEX" "$(cat "$LOG")"
 describe_to "$DIR/d1.json"      # the daemon is running: describe shares the state lock with it
+# The example's [transfer] allows nobody: no IXFR history is kept or written (docs/secondaries.md).
+check_true "no ixfr-history.json while no transfer can be allowed" test ! -e "$DIR/state/ixfr-history.json"
 serial1=$(serial)
 check_match "serial before reload" '^[0-9]+$' "$serial1"
 
