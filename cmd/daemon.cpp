@@ -102,11 +102,6 @@ struct Daemon::Impl {
     return keys;
   }
 
-  // Whether any zone transfer can be allowed: a secondary to NOTIFY, an ACL or a key (docs/secondaries.md).
-  static bool transfers_configured(const zones::Config& c) {
-    return !c.transfer.secondaries.empty() || !c.transfer.allow.empty() || !c.transfer.keys.empty();
-  }
-
   static std::vector<verify::Target> targets_of(const zones::Model& m) {
     std::vector<verify::Target> out;
     for (const auto& s : m.services)
@@ -119,7 +114,7 @@ struct Daemon::Impl {
     auto before = holder.get();
     holder.publish(snap);
     const auto& state_dir = snap->model().config.server.state_dir;
-    if (!transfers_configured(snap->model().config)) {
+    if (!zones::transfers_configured(snap->model().config)) {
       // No secondary and no ACL or key: every transfer is refused, so an IXFR history would only cost memory
       // (a copy of every record when restored) and a file write per change. A stale file is removed: turning
       // transfers on later starts a new history (IXFR from older serials falls back to AXFR).
@@ -160,6 +155,7 @@ struct Daemon::Impl {
     lo.persist = true;
     lo.now_unix = static_cast<uint32_t>(std::time(nullptr));
     lo.runtime = runtime;
+    lo.keep_zone_records = false;  // only where a transfer can be allowed
     std::shared_ptr<const zones::Snapshot> next;
     try {
       next = zones::rebuild_snapshot(current->model(), lo, diags);
@@ -220,6 +216,7 @@ struct Daemon::Impl {
     lo.persist = true;
     lo.now_unix = static_cast<uint32_t>(std::time(nullptr));
     lo.runtime = runtime;
+    lo.keep_zone_records = false;  // only where a transfer can be allowed
     std::shared_ptr<const zones::Snapshot> snap;
     try {
       snap = zones::load_snapshot(options.config, lo, diags);
@@ -320,7 +317,7 @@ int Daemon::run() {
   d.relay = std::make_unique<proxy::Relay>(ro, callbacks);
   d.relay->start();
   d.notifier = std::make_unique<dns::Notifier>(d.ctx, [](std::string_view line) { log(Level::Warn, line); });
-  if (Impl::transfers_configured(snap->model().config)) {
+  if (zones::transfers_configured(snap->model().config)) {
     std::string problem;
     const auto& state_dir = snap->model().config.server.state_dir;
     const auto loaded = d.transfer.restore_history(state_dir, problem);

@@ -187,6 +187,10 @@ std::optional<Seconds> parse_duration(std::string_view s);
 // Parses and validates a config file: syntax, types, ranges and every semantic rule of design §3.
 // Returns the config only when `diags` holds no error; all errors of the file are collected, sorted by position.
 std::optional<Config> load_config(const std::filesystem::path& file, Diagnostics& diags);
+// Whether `[transfer]` can allow any zone transfer: a secondary to NOTIFY, an `allow` prefix or a key.
+inline bool transfers_configured(const Config& c) {
+  return !c.transfer.secondaries.empty() || !c.transfer.allow.empty() || !c.transfer.keys.empty();
+}
 std::optional<Config> load_config_text(std::string_view text, const std::filesystem::path& file, Diagnostics& diags);
 
 }  // namespace vpced::zones

@@ -36,7 +36,8 @@ std::shared_ptr<const Snapshot> finish(Config config, const LoadOptions& options
   update_serial(state, content_digest(zones), options.now_unix);
   set_serial(zones, state.serial);
   if (options.persist && state != before) save_identity(state_dir, state);
-  auto snap = compile_snapshot(std::move(model), state.serial, std::move(zones));
+  const bool keep_records = options.keep_zone_records || transfers_configured(model->config);
+  auto snap = compile_snapshot(std::move(model), state.serial, std::move(zones), keep_records);
   // The build's transient structures (config text, zone records as text, name tables) were freed: give
   // their pages back, or RSS keeps the build's peak for the life of the process.
   malloc_trim(0);

@@ -17,6 +17,9 @@ struct LoadOptions {
   bool persist = true;
   uint32_t now_unix = 0;  // the serial floor when the zone changed; zones/ has no clock
   RuntimeInputs runtime;
+  // Keep every zone record (presentation form) in the snapshot. They serve zone transfers, NOTIFY planning
+  // and `vpced zone`; false (the daemon) keeps only each zone's SOA when no transfer can be allowed.
+  bool keep_zone_records = true;
 };
 
 // Returns null when `diags` holds errors (config, state file, identity). Throws only on I/O failures of

@@ -372,7 +372,7 @@ std::shared_ptr<const Snapshot> compile_snapshot(std::shared_ptr<const Model> mo
 }
 
 std::shared_ptr<const Snapshot> compile_snapshot(std::shared_ptr<const Model> model, uint32_t serial,
-                                                 std::vector<ViewZones> zones) {
+                                                 std::vector<ViewZones> zones, bool keep_records) {
   auto snap = std::make_shared<Snapshot>();
   snap->model_ = model;
   snap->serial_ = serial;
@@ -387,6 +387,11 @@ std::shared_ptr<const Snapshot> compile_snapshot(std::shared_ptr<const Model> mo
     for (uint32_t zi = 0; zi < view.contents.size(); ++zi)
       SnapshotBuilder::compile_zone(compiler, view, zi, snap->types_);
     view.names.shrink_to_fit();
+    if (!keep_records)
+      for (auto& z : view.contents) {
+        z.records.resize(1);  // the SOA (compile_zone found one)
+        z.records.shrink_to_fit();
+      }
     const auto index = static_cast<uint32_t>(snap->views_.size());
     snap->views_.push_back(std::move(view));
     if (v == 0) continue;  // the public view

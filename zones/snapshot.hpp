@@ -89,7 +89,7 @@ class Snapshot : public std::enable_shared_from_this<Snapshot> {
 
  private:
   friend std::shared_ptr<const Snapshot> compile_snapshot(std::shared_ptr<const Model>, uint32_t,
-                                                          std::vector<ViewZones>);
+                                                          std::vector<ViewZones>, bool);
   friend struct SnapshotBuilder;
 
   struct Node {
@@ -132,9 +132,10 @@ class Snapshot : public std::enable_shared_from_this<Snapshot> {
 // Compiles the public view and one view per VPC of `model` with the given SOA serial. Throws std::runtime_error if ldns rejects a
 // generated record (a bug, never user input: the config was validated).
 std::shared_ptr<const Snapshot> compile_snapshot(std::shared_ptr<const Model> model, uint32_t serial);
-// The same from zones already built with all_zones(*model, serial) (the load path builds them once).
+// The same from zones already built with all_zones(*model, serial) (the load path builds them once). With
+// keep_records false, zones(view) keeps only each zone's SOA once the answers are compiled (no transfers).
 std::shared_ptr<const Snapshot> compile_snapshot(std::shared_ptr<const Model> model, uint32_t serial,
-                                                 std::vector<ViewZones> zones);
+                                                 std::vector<ViewZones> zones, bool keep_records = true);
 
 // Publishes snapshots to reader threads (PowerDNS sholder.hh): a mutex-guarded pointer plus an atomic
 // generation. Readers keep a thread-local copy and take the mutex only when the generation moved.
