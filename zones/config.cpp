@@ -13,6 +13,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <unordered_map>
 
 namespace vpced::zones {
 
@@ -213,19 +214,7 @@ DnsPattern dns_pattern(std::string_view name) {
   return {false, name};
 }
 
-bool is_below(std::string_view name, std::string_view domain) {
-  return name.size() > domain.size() + 1 && name.ends_with(domain) && name[name.size() - domain.size() - 1] == '.';
-}
 
-// Two private DNS names overlap when some name is answered by both, or when both would create a private zone
-// with the same apex ("*.d" has apex d, design §5), since one view cannot hold two zones at one apex.
-bool dns_names_overlap(std::string_view a, std::string_view b) {
-  DnsPattern pa = dns_pattern(a), pb = dns_pattern(b);
-  if (pa.domain == pb.domain) return true;
-  if (pa.wildcard && is_below(pb.domain, pa.domain)) return true;
-  if (pb.wildcard && is_below(pa.domain, pb.domain)) return true;
-  return false;
-}
 
 
 // Source positions of the values the cross-reference checks point at, parallel to the config's vectors.
@@ -1277,25 +1266,47 @@ class Loader {
   }
 
   // One VPC view cannot answer a private name for two endpoints (design §3).
+  // Two endpoints in one VPC may not enable overlapping private DNS names: names some query is answered by
+  // both, or that would create two private zones with one apex ("*.d" has apex d, design §5; one view cannot
+  // hold two zones at one apex). That is: the same domain (the name, or d of "*.d"), or a "*.d" and a name
+  // strictly below d. Each endpoint
+  // is checked against the earlier ones through indexes per VPC — by domain (the name, or d of "*.d"), by
+  // wildcard domain, and by every strict ancestor of a domain — so a config with many endpoints per VPC costs
+  // lookups, not a comparison of every pair. The error names the first earlier endpoint that overlaps.
   void check_private_dns() {
+    struct Seen {
+      std::unordered_map<std::string_view, size_t> domain, wildcard, ancestor;  // → first endpoint index
+    };
+    std::unordered_map<std::string_view, Seen> by_vpc;
+    const auto ancestors = [](std::string_view d, auto&& f) {
+      for (size_t dot = d.find('.'); dot != std::string_view::npos; dot = d.find('.', dot + 1)) f(d.substr(dot + 1));
+    };
     for (size_t i = 0; i < cfg_.endpoints.size(); ++i) {
       const EndpointConfig& ep = cfg_.endpoints[i];
       const ServiceConfig* s = service_of(ep);
       if (!s || ep.vpc.empty() || !private_dns_on(ep, *s)) continue;
-      for (size_t k = 0; k < i; ++k) {
-        const EndpointConfig& other = cfg_.endpoints[k];
-        const ServiceConfig* os = service_of(other);
-        if (!os || other.vpc != ep.vpc || !private_dns_on(other, *os)) continue;
-        if (!dns_names_overlap(*s->private_dns_name, *os->private_dns_name)) continue;
-        std::string names = *s->private_dns_name == *os->private_dns_name
-                                ? "the same private DNS name " + quote(*s->private_dns_name)
-                                : "overlapping private DNS names " + quote(*s->private_dns_name) + " and " +
-                                      quote(*os->private_dns_name);
-        error(endpoint_src_[i].service, "endpoints " + quote(other.name) + " and " + quote(ep.name) + " in vpc " +
-                                            quote(ep.vpc) + " both enable " + names +
-                                            " (set private_dns_enabled = false on one)");
-        break;
-      }
+      const DnsPattern p = dns_pattern(*s->private_dns_name);
+      Seen& seen = by_vpc[ep.vpc];
+      size_t first = cfg_.endpoints.size();
+      const auto take = [&first](const std::unordered_map<std::string_view, size_t>& m, std::string_view key) {
+        if (auto it = m.find(key); it != m.end()) first = std::min(first, it->second);
+      };
+      take(seen.domain, p.domain);                                          // the same domain or apex
+      ancestors(p.domain, [&](std::string_view a) { take(seen.wildcard, a); });  // an earlier "*.a" covers it
+      if (p.wildcard) take(seen.ancestor, p.domain);                        // an earlier name below d
+      seen.domain.emplace(p.domain, i);
+      if (p.wildcard) seen.wildcard.emplace(p.domain, i);
+      ancestors(p.domain, [&](std::string_view a) { seen.ancestor.emplace(a, i); });
+      if (first == cfg_.endpoints.size()) continue;
+      const EndpointConfig& other = cfg_.endpoints[first];
+      const ServiceConfig* os = service_of(other);
+      std::string names = *s->private_dns_name == *os->private_dns_name
+                              ? "the same private DNS name " + quote(*s->private_dns_name)
+                              : "overlapping private DNS names " + quote(*s->private_dns_name) + " and " +
+                                    quote(*os->private_dns_name);
+      error(endpoint_src_[i].service, "endpoints " + quote(other.name) + " and " + quote(ep.name) + " in vpc " +
+                                          quote(ep.vpc) + " both enable " + names +
+                                          " (set private_dns_enabled = false on one)");
     }
   }
 
