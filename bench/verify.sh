@@ -22,9 +22,25 @@ DOMAINS=${DOMAINS:-10}
 TIMEOUT=${TIMEOUT:-300}      # seconds a cycle may take before the round is reported as not finished
 TARGET=10                    # seconds: issue 7's target for 10,000 names
 PY=/usr/bin/python3
-PORT=${PORT:-$((20000 + RANDOM % 20000))}   # vpced DNS; +1 admin; +2 NSD
-ADMIN=$((PORT + 1))
-NSD_PORT=$((PORT + 2))
+# Three ports free for both TCP and UDP on 127.0.0.1 right now: vpced's DNS, its admin API, NSD.
+read -r PORT ADMIN NSD_PORT <<<"$($PY - <<'PYEOF'
+import socket
+held, ports = [], []
+while len(ports) < 3:
+    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    t.bind(("127.0.0.1", 0))
+    port = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1", port))
+    except OSError:
+        t.close()
+        continue
+    held += [t, u]
+    ports.append(port)
+print(*ports)
+PYEOF
+)"
 
 bash "$SRC/bench/install.sh" || { echo "bench/install.sh failed" >&2; exit 1; }
 [ -x "$VPCED" ] || { echo "no $VPCED: build first" >&2; exit 1; }
@@ -172,19 +188,21 @@ rounds, services, domains, target = sys.argv[2], int(sys.argv[3]), sys.argv[4], 
 m = lambda c: statistics.median(float(r[c]) for r in rows)
 done = all(int(r["verified"]) >= services for r in rows)
 cycle = m("cycle_ms") / 1000
-scaled = target * services / 10000
-holds = "holds" if done and cycle < scaled else "does NOT hold"
+if services == 10000:
+    goal = f"< {target:g} ({'holds' if done and cycle < target else 'does NOT hold'})"
+else:
+    goal = f"< {target:g} is for 10,000 names"
 print(f"\nmedians of {rounds} rounds; {services} names over {domains} domains, one NSD (server-count 1)\n")
 print("| metric | vpced | target |")
 print("| --- | ---: | --- |")
-print(f"| one cycle: ready to all {services} verified and published, s | {cycle:.2f} | < {scaled:g} ({holds}) |")
+print(f"| one cycle: ready to all {services} verified and published, s | {cycle:.2f} | {goal} |")
 print(f"| names verified at the end (minimum over rounds) | {min(int(r['verified']) for r in rows)} | {services} |")
 print(f"| start-up to ready, s | {m('ready_ms') / 1000:.2f} | |")
 print(f"| vpced CPU during the cycle, s | {m('vpced_cpu_ms') / 1000:.2f} | |")
 print(f"| NSD CPU during the cycle, s | {m('nsd_cpu_ms') / 1000:.2f} | |")
 print(f"| DNS queries sent by the verifier | {m('queries'):.0f} | |")
-print(f"| snapshot rebuilds published during the cycle | {m('generations'):.0f} | |")
-print(f"| verification.json writes | {m('writes'):.0f} | |")
+print(f"| snapshots published during the cycle | {m('generations'):.0f} | |")
+print(f"| verification.json writes (from start) | {m('writes'):.0f} | |")
 print(f"| vpced RSS at the end, KiB | {m('rss_kib'):.0f} | |")
 PYEOF
 echo "raw results: $W/results.tsv; logs in $W"
