@@ -78,6 +78,8 @@ struct Daemon::Impl {
   std::unique_ptr<ForwarderTransport> transport;
   std::unique_ptr<verify::Verifier> verifier;
   std::unique_ptr<proxy::Relay> relay;
+  uint64_t verification_writes = 0;     // verification.json writes since start
+  uint64_t verifier_checks_before = 0, verifier_queries_before = 0;  // of verifiers replaced by a reload
   zones::VerificationState last_saved;  // what the daemon last wrote to (or read from) the state file
   dns::TransferContext transfer;        // TSIG keys and IXFR history for the DNS workers
   std::shared_ptr<const std::vector<dns::TsigKey>> staged_keys;  // read by the last successful load
@@ -179,7 +181,11 @@ struct Daemon::Impl {
     const auto& c = snap.model().config;
     auto on_disk = zones::load_verification(c.server.state_dir);
     if (!verifier || on_disk != last_saved) {
-      if (verifier) verifier->stop();
+      if (verifier) {
+        verifier->stop();
+        verifier_checks_before += verifier->checks_done();
+        verifier_queries_before += verifier->queries_sent();
+      }
       last_saved = on_disk;
       verifier = std::make_unique<verify::Verifier>(ctx, *transport, c.verify, on_disk,
                                                     [this](const zones::VerificationState& st) { on_verification(st); });
@@ -194,6 +200,7 @@ struct Daemon::Impl {
       zones::DirLock lock(state_dir);  // the lock `vpced describe` takes too
       zones::save_verification(state_dir, st);
     }
+    ++verification_writes;
     last_saved = st;
 
     bool moved = false;
@@ -257,6 +264,23 @@ struct Daemon::Impl {
         w.family("vpced_endpoints", "gauge", "Interface endpoints, by state.");
         for (const auto& [s, n] : states) w.sample("vpced_endpoints", {{"state", s}}, double(n));
       }
+      if (snap) {
+        std::map<std::string_view, int> names = {{"pendingVerification", 0}, {"verified", 0}, {"failed", 0}};
+        for (const auto& s : snap->model().services)
+          if (s.config->private_dns_name) ++names[zones::to_string(s.dns_name_state)];
+        w.family("vpced_private_dns_names", "gauge", "Private DNS names of services, by verification state, as served.");
+        for (const auto& [s, n] : names) w.sample("vpced_private_dns_names", {{"state", s}}, double(n));
+      }
+      w.family("vpced_verify_checks_total", "counter", "Verification checks finished.");
+      w.sample("vpced_verify_checks_total", {},
+               double(verifier_checks_before + (verifier ? verifier->checks_done() : 0)));
+      w.family("vpced_verify_queries_total", "counter", "DNS queries sent by verification checks.");
+      w.sample("vpced_verify_queries_total", {},
+               double(verifier_queries_before + (verifier ? verifier->queries_sent() : 0)));
+      w.family("vpced_verify_checks_in_flight", "gauge", "Verification checks running now.");
+      w.sample("vpced_verify_checks_in_flight", {}, double(verifier ? verifier->checks_in_flight() : 0));
+      w.family("vpced_verify_state_writes_total", "counter", "Writes of state_dir/verification.json.");
+      w.sample("vpced_verify_state_writes_total", {}, double(verification_writes));
       w.family("vpced_build_info", "gauge", "Always 1; the version is a label.");
       w.sample("vpced_build_info", {{"version", VPCED_VERSION}}, 1);
       w.family("vpced_start_time_seconds", "gauge", "Unix time the process started.");

@@ -32,7 +32,8 @@ struct Verifier::Impl : std::enable_shared_from_this<Impl> {
         on_change(std::move(on_change)),
         clock(std::move(clock)),
         options(options),
-        timer(ctx) {}
+        timer(ctx),
+        notify_timer(ctx) {}
 
   asio::io_context& ctx;
   std::shared_ptr<QueryLimiter> limiter;
@@ -42,12 +43,19 @@ struct Verifier::Impl : std::enable_shared_from_this<Impl> {
   Clock clock;
   VerifierOptions options;
   asio::steady_timer timer;
+  std::optional<std::chrono::steady_clock::time_point> timer_expiry;  // when the armed poll runs, if armed
+  asio::steady_timer notify_timer;  // a gathered on_change, waiting for its gap
   std::map<std::string, Entry> entries;
   uint64_t next_generation = 1;
   size_t checks_in_flight = 0;
+  uint64_t checks_done = 0;
+  uint64_t queries_sent = 0;
   bool stopped = false;
-  bool notify_posted = false;
+  bool notify_posted = false;     // an on_change is posted, or waits on notify_timer
+  bool notify_deferred = false;   // ... on notify_timer
+  std::chrono::steady_clock::time_point notify_next{};  // no on_change before this while checks are in flight
   std::multimap<std::string, std::function<void()>> waiters;  // on_check_done callbacks per service
+  std::vector<std::function<void()>> after_notify;  // waiters whose check finished: run after the next on_change
 
   static bool same_timing(const zones::VerifyConfig& a, const zones::VerifyConfig& b) {
     return a.interval == b.interval && a.give_up_after == b.give_up_after && a.recheck_every == b.recheck_every;
@@ -119,11 +127,24 @@ struct Verifier::Impl : std::enable_shared_from_this<Impl> {
 
   void arm(std::chrono::steady_clock::duration wait) {
     if (stopped) return;
+    timer_expiry = std::chrono::steady_clock::now() + wait;
     timer.expires_after(wait);  // cancels the previous wait, whose handler sees operation_aborted
     timer.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
       if (ec) return;
-      if (auto self = weak.lock()) self->poll();
+      if (auto self = weak.lock()) {
+        self->timer_expiry.reset();
+        self->poll();
+      }
     });
+  }
+
+  // Makes sure poll() runs by `due` (the verifier's clock). A finished check needs no poll of its own when
+  // the armed one comes first: with 10,000 checks in flight, a poll per result would walk every entry
+  // 10,000 times.
+  void wake_by(TimePoint due) {
+    const auto wait = std::max<std::chrono::steady_clock::duration>(due - clock(), {});
+    if (timer_expiry && *timer_expiry <= std::chrono::steady_clock::now() + wait) return;
+    arm(std::min<std::chrono::steady_clock::duration>(wait, options.max_sleep));
   }
 
   void poll() {
@@ -153,6 +174,8 @@ struct Verifier::Impl : std::enable_shared_from_this<Impl> {
 
   void on_report(const std::string& service, uint64_t generation, CheckReport report) {
     --checks_in_flight;
+    ++checks_done;
+    queries_sent += report.queries;
     if (stopped) return;
     auto it = entries.find(service);
     if (it == entries.end() || it->second.generation != generation) return;  // dropped or started over
@@ -171,25 +194,48 @@ struct Verifier::Impl : std::enable_shared_from_this<Impl> {
     if (e.again && rec.state != zones::DnsNameState::Failed) e.due = now;
     e.again = false;
     rec.next_check = e.due ? zones::format_timestamp(*e.due) : "";
-    notify();
     // Waiters want the check that began after they asked: with `again` set, that one is still to come.
-    // Posted after notify(), so they run once the owner has seen the new state.
+    // They run right after the on_change that reports this result, so the owner has seen the new state.
     if (!again) {
       auto [first, end] = waiters.equal_range(service);
-      for (auto w = first; w != end; ++w) asio::post(ctx, std::move(w->second));
+      for (auto w = first; w != end; ++w) after_notify.push_back(std::move(w->second));
       waiters.erase(first, end);
     }
-    wake();
+    notify();
+    if (e.due) wake_by(*e.due);
   }
 
+  // Reports the state to the owner on a later turn: at once when no check is in flight, otherwise once the
+  // gap after the previous report has passed (VerifierOptions::notify_gap).
   void notify() {
-    if (notify_posted || stopped) return;
+    if (stopped) return;
+    const auto now = std::chrono::steady_clock::now();
+    const bool gather = checks_in_flight > 0 && now < notify_next;
+    if (notify_posted) {
+      if (!notify_deferred || gather) return;
+      notify_timer.cancel();  // the last check finished: report what was gathered now
+    }
     notify_posted = true;
-    asio::post(ctx, [weak = weak_from_this()] {
+    notify_deferred = gather;
+    auto report = [weak = weak_from_this()] {
       auto self = weak.lock();
-      if (!self) return;
-      self->notify_posted = false;
-      if (!self->stopped && self->on_change) self->on_change(self->state);
+      if (!self || !self->notify_posted) return;
+      self->notify_posted = self->notify_deferred = false;
+      if (self->stopped) return;
+      const auto t0 = std::chrono::steady_clock::now();
+      if (self->on_change) self->on_change(self->state);
+      const auto t1 = std::chrono::steady_clock::now();
+      self->notify_next = t1 + std::max<std::chrono::steady_clock::duration>(self->options.notify_gap, 2 * (t1 - t0));
+      for (auto& w : self->after_notify) asio::post(self->ctx, std::move(w));
+      self->after_notify.clear();
+    };
+    if (!gather) {
+      asio::post(ctx, std::move(report));
+      return;
+    }
+    notify_timer.expires_at(notify_next);
+    notify_timer.async_wait([report = std::move(report)](const boost::system::error_code& ec) {
+      if (!ec) report();
     });
   }
 
@@ -197,7 +243,10 @@ struct Verifier::Impl : std::enable_shared_from_this<Impl> {
     stopped = true;
     for (auto& [service, w] : waiters) asio::post(ctx, std::move(w));
     waiters.clear();
+    for (auto& w : after_notify) asio::post(ctx, std::move(w));
+    after_notify.clear();
     timer.cancel();
+    notify_timer.cancel();
     limiter->stop();
   }
 };
@@ -231,5 +280,7 @@ size_t Verifier::checks_in_flight() const { return impl_->checks_in_flight; }
 size_t Verifier::queries_in_flight() const { return impl_->limiter->in_flight(); }
 size_t Verifier::queries_queued() const { return impl_->limiter->queued(); }
 size_t Verifier::peak_queries_in_flight() const { return impl_->limiter->peak_in_flight(); }
+uint64_t Verifier::checks_done() const { return impl_->checks_done; }
+uint64_t Verifier::queries_sent() const { return impl_->queries_sent; }
 
 }  // namespace vpced::verify

@@ -89,10 +89,22 @@ class FakeDns : public Transport {
     }
     ++in_flight;
     peak_in_flight = std::max(peak_in_flight, in_flight);
-    boost::asio::post(ctx_, [this, response = std::move(response), done = std::move(done)] {
+    auto answer = [this, response = std::move(response), done = std::move(done)] {
       --in_flight;
       done(response);
-    });
+    };
+    for (const auto& suffix : hold)
+      if (q && q->qname.ends_with(suffix)) {
+        held_.push_back(std::move(answer));
+        return;
+      }
+    boost::asio::post(ctx_, std::move(answer));
+  }
+
+  // Sends the answers held back (see `hold`).
+  void release() {
+    for (auto& a : held_) boost::asio::post(ctx_, std::move(a));
+    held_.clear();
   }
 
   // Queries sent for `name` (any type when type is 0).
@@ -104,6 +116,7 @@ class FakeDns : public Transport {
   }
 
   std::function<void(std::vector<uint8_t>&)> mutate;  // applied to every response (fuzzing)
+  std::vector<std::string> hold;  // answers to names ending so wait for release(): a check kept in flight
   std::vector<SentQuery> sent;
   size_t in_flight = 0;
   size_t peak_in_flight = 0;
@@ -117,6 +130,7 @@ class FakeDns : public Transport {
 
   boost::asio::io_context& ctx_;
   std::map<std::tuple<std::string, std::string, uint16_t>, FakeAnswer> table_;
+  std::vector<std::function<void()>> held_;
 };
 
 }  // namespace vpced::verify::testing

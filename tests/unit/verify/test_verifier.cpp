@@ -43,10 +43,11 @@ struct Env {
     cfg.recheck_every = seconds{3600};
   }
 
-  void make(VerificationState initial = {}, size_t max_in_flight = 64) {
+  void make(VerificationState initial = {}, size_t max_in_flight = 64,
+            std::chrono::milliseconds notify_gap = std::chrono::milliseconds(2000)) {
     v = std::make_unique<Verifier>(
         ctx, dns, cfg, std::move(initial), [this](const VerificationState& s) { changes.push_back(s); },
-        [this] { return now; }, VerifierOptions{max_in_flight, std::chrono::milliseconds(1)});
+        [this] { return now; }, VerifierOptions{max_in_flight, std::chrono::milliseconds(1), notify_gap});
   }
 
   // Runs the io_context in short slices until `done` holds; false after ~1 s of trying.
@@ -320,4 +321,61 @@ TEST_CASE("verifier: on_check_done fires after the next check, once the owner ha
   env.v->on_check_done("orders", [&] { released = true; });
   env.v->stop();
   REQUIRE(env.run_until([&] { return released; }));
+}
+
+TEST_CASE("verifier: the changes of one cycle reach the owner together, the last result at once") {
+  Env env;
+  std::vector<Target> targets;
+  for (int i = 0; i < 100; ++i) {
+    std::string label = std::to_string(i);
+    std::string token = "_";
+    token += std::string(20 - label.size(), 't');
+    token += label;
+    std::string service = "svc";
+    service += label;
+    const std::string name = service + ".example.com";
+    targets.push_back(target(service, name, token));
+    env.dns.txt(kServer, token + "." + name, {kValue});
+  }
+  // A gap far longer than the test: every report after the first one waits for the last check.
+  env.make({}, 4, std::chrono::milliseconds(60000));
+  env.v->set_targets(targets, env.cfg);
+  bool fired = false;
+  DnsNameState seen_by_owner = DnsNameState::PendingVerification;
+  env.v->on_check_done("svc0", [&] {
+    fired = true;
+    seen_by_owner = env.changes.back().services.at("svc0").state;
+  });
+  REQUIRE(env.run_until(
+      [&] {
+        for (const auto& t : targets)
+          if (!env.in_state(DnsNameState::Verified, t.service)) return false;
+        return true;
+      },
+      2000));
+  REQUIRE(env.run_until([&] { return env.changes.size() == 2; }));
+  env.run_a_little();
+  CHECK(env.changes.size() == 2);  // the new records at once, then one report for the 100 results
+  CHECK(env.changes.front().services.at("svc0").state == DnsNameState::PendingVerification);
+  for (const auto& t : targets) CHECK(env.changes.back().services.at(t.service).state == DnsNameState::Verified);
+  // svc0's check finished first, but its waiter ran only after the owner had seen the result.
+  CHECK(fired);
+  CHECK(seen_by_owner == DnsNameState::Verified);
+}
+
+TEST_CASE("verifier: with a short gap, changes during a long cycle are reported before it ends") {
+  Env env;
+  std::vector<Target> targets;
+  for (int i = 0; i < 2; ++i) targets.push_back(target("svc" + std::to_string(i), "svc" + std::to_string(i) + ".example.com"));
+  env.dns.txt(kServer, std::string(kName) + ".svc0.example.com", {kValue});
+  env.dns.hold = {".svc1.example.com"};  // svc1's check stays in flight
+  env.make({}, 64, std::chrono::milliseconds(1));
+  env.v->set_targets(targets, env.cfg);
+  REQUIRE(env.run_until([&] { return env.in_state(DnsNameState::Verified, "svc0"); }));
+  REQUIRE(env.run_until([&] {
+    return !env.changes.empty() && env.changes.back().services.at("svc0").state == DnsNameState::Verified;
+  }));
+  CHECK(env.v->checks_in_flight() == 1);
+  env.dns.release();
+  REQUIRE(env.run_until([&] { return env.v->checks_in_flight() == 0; }));
 }
