@@ -487,6 +487,18 @@ struct DnsServer::Impl {
     co_return true;
   }
 
+  enum class Peek { Data, Nothing, Closed };  // Closed: EOF or an error, which the first read reports
+
+  // Whether a new connection has bytes (or its end) waiting, without taking them or waiting.
+  static Peek first_bytes(int fd) {
+    uint8_t byte;
+    ssize_t r;
+    do r = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    while (r < 0 && errno == EINTR);
+    if (r > 0) return Peek::Data;
+    return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? Peek::Nothing : Peek::Closed;
+  }
+
   // Sends the pending answers without waiting; false when the socket would block or failed (`ec` says which).
   static bool send_now(TcpConn& c, TcpBuffer& b, boost::system::error_code& ec) {
     while (b.output_pending()) {
@@ -535,8 +547,10 @@ struct DnsServer::Impl {
       c->timer.expires_at(c->deadline);
       asio::co_spawn(w.ctx, tcp_watchdog(w, c), asio::detached);
       c->socket.non_blocking(true, ec);
-      // The buffers come with the first bytes: an idle connection holds none.
-      if (!ec) co_await c->socket.async_wait(tcp::socket::wait_read, asio::redirect_error(use_awaitable, ec));
+      // The buffers come with the first bytes: an idle connection holds none. What arrived before the socket's
+      // first wait was queued raised no event that the wait would see (edge-triggered reactor), so look first.
+      if (!ec && first_bytes(c->socket.native_handle()) == Peek::Nothing)
+        co_await c->socket.async_wait(tcp::socket::wait_read, asio::redirect_error(use_awaitable, ec));
       std::unique_ptr<TcpBuffer> b;
       if (!ec) b = std::make_unique<TcpBuffer>();
       const zones::Snapshot* seen = nullptr;
