@@ -1,6 +1,7 @@
 // Counts the heap allocations of a whole process (LD_PRELOAD): malloc, calloc, realloc and the aligned
-// allocators (operator new ends in malloc) go to glibc's own after a relaxed atomic increment; a thread rewrites
-// the count to the file named by ALLOC_COUNT_FILE every 50 ms with open/write (no allocation of its own).
+// allocators (operator new ends in malloc) go to glibc's own after a relaxed atomic increment; a thread replaces
+// the file named by ALLOC_COUNT_FILE with the count every 50 ms (written beside it, renamed over it, so a reader
+// never sees it half-written; open/write/rename allocate nothing).
 // Used by bench/alloc_tcp.sh.
 #include <fcntl.h>
 #include <pthread.h>
@@ -24,16 +25,17 @@ namespace {
 std::atomic<unsigned long> allocations{0};
 void note() { allocations.fetch_add(1, std::memory_order_relaxed); }
 
+char tmp_path[4096];
+
 void* report(void* path) {
   for (;;) {
     char line[32];
     const int len = std::snprintf(line, sizeof line, "%lu\n", allocations.load(std::memory_order_relaxed));
-    const int fd = ::open(static_cast<const char*>(path), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    const int fd = ::open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd >= 0) {
-      if (::write(fd, line, static_cast<size_t>(len)) < 0) {
-        // the next round tries again
-      }
+      const bool written = ::write(fd, line, static_cast<size_t>(len)) == len;
       ::close(fd);
+      if (written) ::rename(tmp_path, static_cast<const char*>(path));
     }
     ::usleep(50000);
   }
@@ -42,7 +44,7 @@ void* report(void* path) {
 
 __attribute__((constructor)) void start() {
   const char* path = std::getenv("ALLOC_COUNT_FILE");
-  if (!path) return;
+  if (!path || std::snprintf(tmp_path, sizeof tmp_path, "%s.tmp", path) >= static_cast<int>(sizeof tmp_path)) return;
   // The process's signals (SIGTERM, SIGHUP) are not this thread's to take.
   sigset_t all, old;
   sigfillset(&all);
