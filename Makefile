@@ -28,11 +28,13 @@ install: build
 clean:
 	rm -rf $(BUILD)
 
-# Benchmarks (docs/performance.md). Each installs its own anchors (bench/install.sh: NSD, Knot, dnsperf,
-# haproxy, iperf3, socat) and stops every process it started by pid. Tunables: THREADS ROUNDS DURATION RATE.
+# Benchmarks (docs/performance.md). Each installs its own anchors (bench/install.sh: NSD, Knot, PowerDNS,
+# dnsperf, haproxy, iperf3, socat) and stops every process it started by pid. Tunables: THREADS ROUNDS DURATION
+# RATE.
 .PHONY: bench-dns bench-relay bench-reload bench-verify
 bench-dns: build
 	bash bench/alloc.sh $(BUILD)/bench/alloc_count $(BUILD)/cmd/vpced
+	bash bench/alloc_tcp.sh $(BUILD)/bench/liballoc_preload.so $(BUILD)/cmd/vpced
 	bash bench/dns.sh $(BUILD)
 
 bench-relay: build

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# UDP and TCP benchmark of vpced against NSD and Knot on loopback with dnsperf (docs/performance.md).
-# 1,000 services x 5 endpoints (20,003 records), the same zone for all three servers (derived from
-# `vpced zone`), one query file (80 % A hits, 10 % AAAA NODATA, 10 % NXDOMAIN). Per round and server, in
-# the order vpced, NSD, Knot: start, warm up, a saturating run (qps, average latency), a fixed-rate run
-# (CPU seconds from /proc/PID/stat per answered query, p99 latency from dnsperf -v), PSS/RSS, a saturating
-# TCP run (dnsperf -m tcp: pipelined queries on CLIENTS connections), stop by pid.
-# Medians over the rounds; ratios vpced/NSD and vpced/Knot.
+# UDP and TCP benchmark of vpced against NSD, Knot and PowerDNS Authoritative on loopback with dnsperf
+# (docs/performance.md). 1,000 services x 5 endpoints (20,003 records), the same zone for all four servers
+# (derived from `vpced zone`; PowerDNS reads it with its bind backend), one query file (80 % A hits, 10 % AAAA
+# NODATA, 10 % NXDOMAIN). Per round and server, in the order vpced, NSD, Knot, PowerDNS: start, warm up, a
+# saturating run (qps, average latency), a fixed-rate run (CPU seconds from /proc/PID/stat per answered query,
+# p99 latency from dnsperf -v), PSS/RSS, a saturating TCP run (dnsperf -m tcp: pipelined queries on CLIENTS
+# connections), stop by pid. Medians over the rounds; ratios vpced/NSD, vpced/Knot, vpced/PowerDNS and
+# vpced/best (the best of the three anchors for that row: highest qps, lowest latency, CPU or memory).
 # usage: bench/dns.sh BUILD_DIR   (environment: THREADS ROUNDS DURATION RATE CLIENTS DNSPERF_THREADS)
 set -u
 BUILD=$(readlink -f "${1:-build}")
 SRC=$(dirname "$(dirname "$(readlink -f "$0")")")
 VPCED=$BUILD/cmd/vpced
-THREADS=${THREADS:-1}          # server threads (vpced --threads, NSD server-count, Knot udp-workers)
+THREADS=${THREADS:-1}          # server threads (vpced --threads, NSD server-count, Knot udp-workers,
+                               # PowerDNS receiver-threads)
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}       # seconds per dnsperf run
 RATE=${RATE:-20000}            # qps of the fixed-rate run; must stay below every server's saturation
@@ -29,6 +31,8 @@ trap cleanup EXIT
 
 # --- inputs --------------------------------------------------------------------------------------------------
 $PY "$SRC/bench/gen_config.py" "$W/bench.toml" "$W/state" "127.0.0.1:$PORT"
+# The admin API off its default port (8053), so two benches on one machine do not collide.
+sed -i "s/^\[server\]\$/[server]\nadmin_listen = \"127.0.0.1:$((PORT + 1))\"/" "$W/bench.toml"
 "$VPCED" zone -c "$W/bench.toml" >"$W/zone.txt" || { echo "vpced zone failed" >&2; exit 1; }
 APEX=$(awk '$4 == "SOA" {print $1; exit}' "$W/zone.txt")
 $PY "$SRC/bench/make_queries.py" "$W/zone.txt" "$W/queries.txt" 100000
@@ -75,6 +79,27 @@ zone:
     zonefile-sync: -1
 KNOT
 
+# PowerDNS: its own config dir, the bind backend on the same zone file. Defaults otherwise (the packet cache
+# included: that is what its users run), except what running unprivileged on loopback needs: no daemon, no
+# guardian, no syslog, the control socket in the work dir, and no security poll (a DNS query to the outside).
+# distributor-threads counts per receiver thread: one each makes THREADS of both.
+mkdir -p "$W/pdns"
+cat >"$W/pdns/named.conf" <<NAMED
+options { directory "$W"; };
+zone "$APEX" { type master; file "$W/zone.txt"; };
+NAMED
+cat >"$W/pdns/pdns.conf" <<PDNS
+launch=bind
+bind-config=$W/pdns/named.conf
+local-address=127.0.0.1
+local-port=$PORT
+socket-dir=$W/pdns
+receiver-threads=$THREADS
+distributor-threads=1
+disable-syslog=yes
+security-poll-suffix=
+PDNS
+
 # --- helpers -------------------------------------------------------------------------------------------------
 # Every server runs in its own session (setsid): NSD re-parents its workers when it forks, so the session,
 # not the parent chain, is what holds all of a server's processes.
@@ -99,6 +124,7 @@ start_server() {
     vpced) setsid "$VPCED" run -c "$W/bench.toml" --threads "$THREADS" >"$W/vpced.log" 2>&1 & ;;
     nsd) setsid nsd -d -c "$W/nsd.conf" >"$W/nsd.log" 2>&1 & ;;
     knot) setsid knotd -c "$W/knot.conf" >"$W/knot.log" 2>&1 & ;;
+    pdns) setsid pdns_server --config-dir="$W/pdns" --daemon=no --guardian=no >"$W/pdns.log" 2>&1 & ;;
   esac
   SERVER_PID=$!
   for _ in $(seq 100); do
@@ -122,7 +148,7 @@ field() { sed -n "s/^ *$1: *\([0-9.]*\).*/\1/p" | head -1; }
 # --- rounds --------------------------------------------------------------------------------------------------
 echo -e "server\tround\tqps\tavg_ms\tlost\tp99_ms_fixed\tcpu_us_per_q\tpss_kb\trss_kb\tlost_fixed\tqps_tcp" >"$W/results.tsv"
 for round in $(seq "$ROUNDS"); do
-  for server in vpced nsd knot; do
+  for server in vpced nsd knot pdns; do
     start_server "$server" || exit 1
     perf -l 1 >/dev/null  # warm up
     out=$(perf -l "$DURATION")
@@ -152,14 +178,22 @@ threads, rate, clients, duration, rounds = sys.argv[2:]
 cols = [("qps", "qps (saturated)"), ("avg_ms", "avg latency ms (saturated)"), ("p99_ms_fixed", f"p99 ms at {rate} qps"),
         ("cpu_us_per_q", f"CPU us/query at {rate} qps"), ("pss_kb", "PSS KiB"), ("rss_kb", "RSS KiB (sum)"),
         ("qps_tcp", f"qps over TCP ({clients} pipelining connections)")]
-med = {s: {c: statistics.median(float(r[c]) for r in rows if r["server"] == s) for c, _ in cols} for s in ("vpced", "nsd", "knot")}
+servers = ("vpced", "nsd", "knot", "pdns")
+anchors = servers[1:]
+higher_is_better = ("qps", "qps_tcp")
+med = {s: {c: statistics.median(float(r[c]) for r in rows if r["server"] == s) for c, _ in cols} for s in servers}
 print(f"\nmedians of {rounds} rounds; {threads} server thread(s), dnsperf -c {clients} -l {duration}\n")
-print("| metric | vpced | NSD | Knot | vpced/NSD | vpced/Knot |")
-print("| --- | ---: | ---: | ---: | ---: | ---: |")
+print("| metric | vpced | NSD | Knot | PowerDNS | vpced/NSD | vpced/Knot | vpced/PowerDNS | vpced/best |")
+print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 ratio = lambda a, b: f"{a / b:.2f}" if b else "n/a"
 for c, label in cols:
-    v, n, k = med["vpced"][c], med["nsd"][c], med["knot"][c]
+    v = med["vpced"][c]
+    a = [med[s][c] for s in anchors]
+    best = max(a) if c in higher_is_better else min(a)
     fmt = "{:.0f}" if c in ("qps", "qps_tcp", "pss_kb", "rss_kb") else "{:.3f}" if "ms" in c else "{:.2f}"
-    print(f"| {label} | {fmt.format(v)} | {fmt.format(n)} | {fmt.format(k)} | {ratio(v, n)} | {ratio(v, k)} |")
+    print(f"| {label} | {fmt.format(v)} | " + " | ".join(fmt.format(x) for x in a) + " | " +
+          " | ".join(ratio(v, x) for x in a) + f" | {ratio(v, best)} |")
+print("\nper round, qps over TCP: " + "; ".join(
+    s + " " + " / ".join(f"{float(r['qps_tcp']):.0f}" for r in rows if r["server"] == s) for s in servers))
 PYEOF
 echo "raw results: $W/results.tsv"

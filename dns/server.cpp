@@ -31,6 +31,7 @@
 #include "dns/respond.hpp"
 #include "dns/rrl.hpp"
 #include "dns/signed_answer.hpp"
+#include "dns/tcp_buffer.hpp"
 #include "dns/tcp_sources.hpp"
 #include "dns/wire.hpp"
 
@@ -147,6 +148,7 @@ size_t fit_forwarded(std::span<const uint8_t> query, std::span<const uint8_t> an
 
 constexpr int kUdpBatch = 32;
 constexpr int kUdpRoundsPerWake = 4;
+constexpr int kTcpRoundsPerWake = 4;
 
 zones::IpAddr from_sockaddr(const sockaddr_storage& ss) {
   if (ss.ss_family == AF_INET6) {
@@ -246,6 +248,9 @@ struct TcpConn {
   asio::steady_timer timer;
   size_t source_slot = 0;  // in Impl::tcp_sources, released when the session ends
   bool writing = false;    // an answer waits for the client to take it (the timeout is then a write timeout)
+  // When the connection times out. Only ever pushed later; the watchdog's timer catches up when it fires, so a
+  // write costs a clock read, not a timer cancel and a wake-up of the watchdog.
+  asio::steady_timer::time_point deadline{};
 };
 
 struct Listener {
@@ -547,19 +552,20 @@ struct DnsServer::Impl {
                           static_cast<uint64_t>(std::time(nullptr)), out, &oc);
   }
 
-  // Closes the connection when the idle timer fires without having been pushed back. The timer restarts only
-  // when an answer has been written in full, so it also bounds a stalled write: a client that sends queries
-  // but does not read the answers (slow reader) is closed `tcp_idle_timeout_ms` after its last complete answer.
+  // Closes the connection at its deadline. The deadline moves only when answers have been written in full, so it
+  // also bounds a stalled write: a client that sends queries but does not read the answers (slow reader) is
+  // closed `tcp_idle_timeout_ms` after its last complete write.
   awaitable<void> tcp_watchdog(Worker& w, std::shared_ptr<TcpConn> c) {
     for (;;) {
       boost::system::error_code ec;
       co_await c->timer.async_wait(asio::redirect_error(use_awaitable, ec));
       if (!c->socket.is_open()) co_return;
-      if (c->timer.expiry() <= asio::steady_timer::clock_type::now()) {
+      if (c->deadline <= asio::steady_timer::clock_type::now()) {
         zones::bump(c->writing ? w.counters->tcp_write_timeouts : w.counters->tcp_idle_timeouts);
         c->socket.close(ec);
         co_return;
       }
+      c->timer.expires_at(c->deadline);
     }
   }
 
@@ -587,7 +593,7 @@ struct DnsServer::Impl {
       co_await asio::async_write(c->socket, bufs, asio::redirect_error(use_awaitable, ec));
       c->writing = false;
       if (ec) co_return false;
-      c->timer.expires_after(idle);  // a long transfer is not idle
+      c->deadline = asio::steady_timer::clock_type::now() + idle;  // a long transfer is not idle
     }
     if (options.query_log)
       options.query_log("transfer from " + zones::to_string(source) + ": " + std::string(to_string(stream->plan().verdict)) +
@@ -595,6 +601,54 @@ struct DnsServer::Impl {
     co_return true;
   }
 
+  enum class Peek { Data, Nothing, Closed };  // Closed: EOF or an error, which the first read reports
+
+  // Whether a new connection has bytes (or its end) waiting, without taking them or waiting.
+  static Peek first_bytes(int fd) {
+    uint8_t byte;
+    ssize_t r;
+    do r = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    while (r < 0 && errno == EINTR);
+    if (r > 0) return Peek::Data;
+    return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? Peek::Nothing : Peek::Closed;
+  }
+
+  // Sends the pending answers without waiting; false when the socket would block or failed (`ec` says which).
+  static bool send_now(TcpConn& c, TcpBuffer& b, boost::system::error_code& ec) {
+    while (b.output_pending()) {
+      const size_t n = c.socket.write_some(asio::buffer(b.pending_output().data(), b.pending_output().size()), ec);
+      if (ec) return false;
+      b.consume_output(n);
+    }
+    return true;
+  }
+
+  // Writes every pending answer, waiting for the client to take them (the watchdog is then a write timeout), and
+  // restarts the idle timer (RFC 7766 §6.2.3: after each answer); false when the connection broke.
+  awaitable<bool> flush(TcpConn& c, TcpBuffer& b) {
+    boost::system::error_code ec;
+    if (!send_now(c, b, ec)) {
+      if (ec != asio::error::would_block && ec != asio::error::try_again) co_return false;
+      c.writing = true;
+      const auto out = b.pending_output();
+      co_await asio::async_write(c.socket, asio::buffer(out.data(), out.size()), asio::redirect_error(use_awaitable, ec));
+      c.writing = false;
+      if (ec) co_return false;
+      b.consume_output(out.size());
+    }
+    restart_idle(c);
+    co_return true;
+  }
+
+  void restart_idle(TcpConn& c) const {
+    c.deadline = asio::steady_timer::clock_type::now() + std::chrono::milliseconds(options.tcp_idle_timeout_ms);
+  }
+
+  // One DNS-over-TCP connection (RFC 7766). Reads whatever the client has sent (without waiting while data is
+  // there), answers every complete query in it, in order, into one output buffer, and sends that with one
+  // write: pipelined queries cost a read and a send per batch, not per query. Back-pressure: answering stops
+  // while TcpBuffer::kOutBound bytes of output wait, and nothing is read until they are taken, so a client that
+  // never reads holds a bounded amount here and is closed by the watchdog.
   awaitable<void> tcp_session(Worker& w, std::shared_ptr<TcpConn> c) {
     zones::SnapshotReader reader(holder);
     boost::system::error_code ec;
@@ -603,42 +657,87 @@ struct DnsServer::Impl {
       Client client{from_asio(peer.address()), Transport::Tcp, -1};
       auto local_ep = c->socket.local_endpoint(ec);
       const zones::HostPort local{from_asio(local_ep.address()), local_ep.port()};
-      const auto idle = std::chrono::milliseconds(options.tcp_idle_timeout_ms);
-      c->timer.expires_after(idle);
+      restart_idle(*c);
+      c->timer.expires_at(c->deadline);
       asio::co_spawn(w.ctx, tcp_watchdog(w, c), asio::detached);
-      std::vector<uint8_t> in(65535), out(65537);
+      c->socket.non_blocking(true, ec);
+      // The buffers come with the first bytes: an idle connection holds none. What arrived before the socket's
+      // first wait was queued raised no event that the wait would see (edge-triggered reactor), so look first.
+      if (!ec && first_bytes(c->socket.native_handle()) == Peek::Nothing)
+        co_await c->socket.async_wait(tcp::socket::wait_read, asio::redirect_error(use_awaitable, ec));
+      std::unique_ptr<TcpBuffer> b;
+      if (!ec) b = std::make_unique<TcpBuffer>();
+      const zones::Snapshot* seen = nullptr;
       Outcome oc;
-      while (!w.stopping) {
-        uint8_t len_buf[2];
-        co_await asio::async_read(c->socket, asio::buffer(len_buf), asio::redirect_error(use_awaitable, ec));
-        if (ec) break;
-        const size_t len = (size_t{len_buf[0]} << 8) | len_buf[1];
-        if (len < kHeaderSize) break;  // shorter than a header: close at once, as Knot, NSD and BIND do
-        co_await asio::async_read(c->socket, asio::buffer(in.data(), len), asio::redirect_error(use_awaitable, ec));
-        if (ec) break;
-        const zones::Snapshot& snap = reader.current();
-        client.listener_view = snap.view_for_listener(local);
-        size_t m = respond(snap, std::span(in.data(), len), client, std::span(out.data() + 2, 65535), &oc);
-        if (oc.signed_query) m = answer_signed(snap, std::span(in.data(), len), client, std::span(out.data() + 2, 65535), oc);
-        account(w, snap, oc, Transport::Tcp, client.address, std::span(in.data(), len));
-        if (oc.transfer) {
-          // AXFR/IXFR: several messages, produced and written one at a time (dns/transfer.hpp).
-          if (!co_await serve_transfer(c, std::span(in.data(), len), client.address)) break;
-          c->timer.expires_after(idle);
+      int rounds = 0;  // reads since the last wait or yield
+      while (b) {
+        bool end = false;
+        std::span<const uint8_t> query;
+        while (!end && b->output_room()) {
+          const FrameResult fr = b->next(query);
+          if (fr == FrameResult::NeedMore) break;
+          if (fr == FrameResult::TooShort) {  // shorter than a header: close at once, as Knot, NSD and BIND do
+            end = true;
+            break;
+          }
+          const zones::Snapshot& snap = reader.current();
+          if (&snap != seen) {
+            client.listener_view = snap.view_for_listener(local);
+            seen = &snap;
+          }
+          size_t m = respond(snap, query, client, b->answer_space(), &oc);
+          if (oc.signed_query) m = answer_signed(snap, query, client, b->answer_space(), oc);
+          account(w, snap, oc, Transport::Tcp, client.address, query);
+          if (oc.transfer || oc.forward) {
+            // These wait on something else: the answers before them go out first, theirs keep the query order.
+            if (b->output_pending() && !co_await flush(*c, *b)) {
+              end = true;
+              break;
+            }
+            if (oc.transfer) {
+              // AXFR/IXFR: several messages, produced and written one at a time (dns/transfer.hpp).
+              if (!co_await serve_transfer(c, query, client.address)) {
+                end = true;
+                break;
+              }
+              restart_idle(*c);
+              continue;
+            }
+            m = co_await forward_tcp(w, query, b->answer_space(), oc.view);
+          }
+          if (m == 0) {  // a dropped query ends the connection (NSD), after the answers before it
+            end = true;
+            break;
+          }
+          b->commit_answer(m);
+        }
+        if (b->output_pending()) {
+          if (send_now(*c, *b, ec))
+            restart_idle(*c);
+          else if (!co_await flush(*c, *b))  // the client is slow to take them: wait (or time out)
+            break;
+        }
+        if (end || !c->socket.is_open()) break;
+        if (b->input_holds_message()) continue;  // answering paused for the output, which has drained
+        if (w.stopping) break;                   // the queries in hand are answered; no new ones
+        // Read until EAGAIN before waiting: the reactor is edge-triggered and reports nothing that arrived while
+        // no wait was queued.
+        const auto space = b->read_space();
+        const size_t n = c->socket.read_some(asio::buffer(space.data(), space.size()), ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again) {
+          rounds = 0;
+          co_await c->socket.async_wait(tcp::socket::wait_read, asio::redirect_error(use_awaitable, ec));
+          if (ec) break;
           continue;
         }
-        if (oc.forward)
-          m = co_await forward_tcp(w, std::span(in.data(), len), std::span(out.data() + 2, 65535), oc.view);
-        if (m == 0) break;  // a dropped query ends the connection (NSD)
-        out[0] = static_cast<uint8_t>(m >> 8);
-        out[1] = static_cast<uint8_t>(m);
-        // One answer in flight per connection: the next query is not read until this one is taken (back-pressure;
-        // nothing queues), and the watchdog closes the connection if the client stops reading.
-        c->writing = true;
-        co_await asio::async_write(c->socket, asio::buffer(out.data(), m + 2), asio::redirect_error(use_awaitable, ec));
-        c->writing = false;
-        if (ec) break;
-        c->timer.expires_after(idle);  // RFC 7766 §6.2.3: the idle timer restarts after each answer
+        if (ec) break;  // EOF or reset
+        b->commit_read(n);
+        // A client that keeps the socket full would keep this thread to itself: after a few batches, let the
+        // other connections and the UDP loop on this thread have a turn (then read again, no wait needed).
+        if (++rounds == kTcpRoundsPerWake) {
+          rounds = 0;
+          co_await asio::post(w.ctx, use_awaitable);
+        }
       }
     }
     c->socket.close(ec);

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """DNS-over-TCP slow readers: clients with a tiny receive buffer pipeline thousands of queries and never read.
-vpced must stop reading their queries once an answer cannot be written (back-pressure, nothing queues), close
-each connection within the timeout of its last complete answer (vpced_dns_tcp_timeouts_total{reason="write"}),
+vpced must stop reading their queries once its bounded output cannot be written (back-pressure), close each
+connection within the timeout of its last complete write (vpced_dns_tcp_timeouts_total{reason="write"}),
 keep answering other TCP and UDP clients at once, and not grow. Prints FAIL lines and "CHECKS n"; measured
 numbers go to SUMMARY_FILE."""
 import re

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Hardening: DNS-over-TCP slow readers against one worker thread. Four clients with a 4 KiB receive buffer
-# pipeline thousands of queries and never read: vpced stops reading their queries while an answer waits
-# (back-pressure), closes each within the 10 s timeout of its last complete answer, answers other TCP and UDP
-# clients at once meanwhile, and its RSS does not grow by more than a few MB (tcp_slow_read.py).
+# pipeline thousands of queries and never read: vpced stops reading their queries while answers wait
+# (back-pressure, at most 64 KiB of output per connection), closes each within the 10 s timeout of its last
+# complete write, answers other TCP and UDP clients at once meanwhile, and its RSS does not grow by more than a
+# few MB (tcp_slow_read.py).
 # usage: tcp_slow_read.sh VPCED SOURCE_DIR
 . "$(dirname "$(readlink -f "$0")")/../lib.sh"
 
