@@ -32,7 +32,7 @@ std::vector<std::string> reasons_for(const zones::Model& m, const std::string& n
             ? "; it has no names until the provider accepts it (add it to 'accepted' of service '" + svc.config->name + "')"
         : e.state == zones::EndpointState::Rejected ? "; the provider rejected it, so its names do not exist"
                                                     : "";
-    if (name == e.regional_name) {
+    if (name == e.regional_name()) {
       why.push_back("regional name of " + who + not_live);
       if (e.state == zones::EndpointState::Available) {
         if (e.regional_addresses.size() == e.enis.size()) {
@@ -51,8 +51,8 @@ std::vector<std::string> reasons_for(const zones::Model& m, const std::string& n
         }
       }
     }
-    for (size_t i = 0; i < e.zonal_names.size(); ++i)
-      if (name == e.zonal_names[i])
+    for (size_t i = 0; i < e.enis.size(); ++i)
+      if (name == e.zonal_name(i))
         why.push_back("zonal name of " + who + " for " + e.enis[i].az.name + " (" + e.enis[i].az.id +
                       " in account " + m.config.vpcs.at(e.vpc).account + "'s names), ENI " +
                       zones::to_string(e.enis[i].address) + not_live);

@@ -14,8 +14,8 @@ json name_tag(const std::string& name) { return json::array({{{"Key", "Name"}, {
 }  // namespace
 
 std::vector<std::string> dns_entries(const Model& model, const EndpointModel& e) {
-  std::vector<std::string> out{e.regional_name};
-  out.insert(out.end(), e.zonal_names.begin(), e.zonal_names.end());
+  std::vector<std::string> out{e.regional_name()};
+  for (size_t i = 0; i < e.enis.size(); ++i) out.push_back(e.zonal_name(i));
   const auto& svc = *model.services.at(e.service).config;
   if (e.private_dns_live) out.push_back(*svc.private_dns_name);
   return out;

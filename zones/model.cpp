@@ -121,7 +121,7 @@ std::shared_ptr<const Model> build_model(Config config, const IdentityState& ide
 
     const VpcConfig& v = c.vpcs.at(em.vpc);
     const AccountConfig* consumer = find_account(c, v.account);
-    em.regional_name = regional_name(em.id, em.dns_suffix, sm.base_name);
+    em.base_name = &sm.base_name;
     for (const auto& subnet_id : e.subnets) {
       auto sn = std::find_if(v.subnets.begin(), v.subnets.end(), [&](const SubnetConfig& x) { return x.id == subnet_id; });
       if (sn == v.subnets.end()) continue;
@@ -129,7 +129,6 @@ std::shared_ptr<const Model> build_model(Config config, const IdentityState& ide
       if (ident != identity.endpoints.end()) {
         if (auto a = ident->second.addresses.find(subnet_id); a != ident->second.addresses.end()) eni.address = a->second;
       }
-      em.zonal_names.push_back(zonal_name(em.id, em.dns_suffix, eni.az.name, sm.base_name));
       em.enis.push_back(std::move(eni));
     }
     for (const auto& eni : em.enis)

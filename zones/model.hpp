@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "zones/config.hpp"
+#include "zones/naming.hpp"
 #include "zones/identity.hpp"
 
 namespace vpced::zones {
@@ -58,8 +59,10 @@ struct EndpointModel {
   EndpointState state = EndpointState::PendingAcceptance;
   bool private_dns_enabled = false;
   std::vector<Eni> enis;               // in the config's subnet order
-  std::string regional_name;
-  std::vector<std::string> zonal_names;  // parallel to enis
+  const std::string* base_name = nullptr;  // the service's (ServiceModel::base_name)
+  // The endpoint's DNS names, made on demand (not stored: at 100,000 endpoints they would be ~40 MB).
+  std::string regional_name() const { return zones::regional_name(id, dns_suffix, *base_name); }
+  std::string zonal_name(size_t eni) const { return zones::zonal_name(id, dns_suffix, enis.at(eni).az.name, *base_name); }
   // ENIs the regional name answers with: those whose AZ can reach a healthy target (design §5).
   std::vector<Ipv4> regional_addresses;
   // The private DNS name is served in the VPC's view: available, private DNS enabled, name verified.

@@ -37,9 +37,9 @@ ZoneContent public_zone(const Model& model, uint32_t serial) {
   }
   for (const auto& e : model.endpoints) {
     if (e.state != EndpointState::Available) continue;
-    for (const auto& a : e.regional_addresses) rs.push_back({absolute(e.regional_name), ttl, "A", to_string(a)});
+    for (const auto& a : e.regional_addresses) rs.push_back({absolute(e.regional_name()), ttl, "A", to_string(a)});
     for (size_t i = 0; i < e.enis.size(); ++i)
-      rs.push_back({absolute(e.zonal_names[i]), ttl, "A", to_string(e.enis[i].address)});
+      rs.push_back({absolute(e.zonal_name(i)), ttl, "A", to_string(e.enis[i].address)});
   }
   std::sort(rs.begin(), rs.end());
   rs.erase(std::unique(rs.begin(), rs.end()), rs.end());

@@ -62,14 +62,14 @@ TEST_CASE("respond: the rcode paths of the public view", "[respond]") {
     size_t authority;  // number of records; an SOA when 1
   };
   const std::vector<Case> cases = {
-      {e.regional_name, kTypeA, 0, true,
-       {e.regional_name + ". 60 IN A 127.16.1.10", e.regional_name + ". 60 IN A 127.16.3.10"}, 0},
-      {e.zonal_names[0], kTypeA, 0, true, {e.zonal_names[0] + ". 60 IN A 127.16.1.10"}, 0},
-      {e.zonal_names[1], kTypeA, 0, true, {e.zonal_names[1] + ". 60 IN A 127.16.3.10"}, 0},
-      {e.regional_name, kTypeAaaa, 0, true, {}, 1},                            // IPv4 only: NODATA
-      {e.regional_name, 16 /*TXT*/, 0, true, {}, 1},                           // other type: NODATA
-      {e.regional_name, kTypeAny, 0, true,                                      // ANY → the A set
-       {e.regional_name + ". 60 IN A 127.16.1.10", e.regional_name + ". 60 IN A 127.16.3.10"}, 0},
+      {e.regional_name(), kTypeA, 0, true,
+       {e.regional_name() + ". 60 IN A 127.16.1.10", e.regional_name() + ". 60 IN A 127.16.3.10"}, 0},
+      {e.zonal_name(0), kTypeA, 0, true, {e.zonal_name(0) + ". 60 IN A 127.16.1.10"}, 0},
+      {e.zonal_name(1), kTypeA, 0, true, {e.zonal_name(1) + ". 60 IN A 127.16.3.10"}, 0},
+      {e.regional_name(), kTypeAaaa, 0, true, {}, 1},                            // IPv4 only: NODATA
+      {e.regional_name(), 16 /*TXT*/, 0, true, {}, 1},                           // other type: NODATA
+      {e.regional_name(), kTypeAny, 0, true,                                      // ANY → the A set
+       {e.regional_name() + ". 60 IN A 127.16.1.10", e.regional_name() + ". 60 IN A 127.16.3.10"}, 0},
       {base, kTypeA, 0, true, {}, 1},                                           // empty non-terminal: NODATA
       {"vpce-0123456789abcdef1-x." + base, kTypeA, 3, true, {}, 1},             // pending endpoint: NXDOMAIN
       {"nothing-here." + apex, kTypeA, 3, true, {}, 1},
@@ -105,7 +105,7 @@ TEST_CASE("respond: the rcode paths of the public view", "[respond]") {
 
 TEST_CASE("respond: the question is echoed as sent, names match case-insensitively", "[respond]") {
   auto snap = testing::snapshot_of(testing::kSmallConfig);
-  std::string mixed = app(*snap).zonal_names[0];
+  std::string mixed = app(*snap).zonal_name(0);
   for (size_t i = 0; i < mixed.size(); i += 2) mixed[i] = static_cast<char>(std::toupper(mixed[i]));
   auto q = query(mixed, kTypeA);
   auto r = ask(*snap, q);
@@ -116,7 +116,7 @@ TEST_CASE("respond: the question is echoed as sent, names match case-insensitive
 
 TEST_CASE("respond: header-only errors and drops", "[respond]") {
   auto snap = testing::snapshot_of(testing::kSmallConfig);
-  auto good = query(app(*snap).regional_name, kTypeA);
+  auto good = query(app(*snap).regional_name(), kTypeA);
 
   auto short_header = std::vector<uint8_t>(good.begin(), good.begin() + 11);
   CHECK(ask(*snap, short_header).size == 0);
@@ -151,21 +151,21 @@ TEST_CASE("respond: EDNS0", "[respond][edns]") {
   auto snap = testing::snapshot_of(testing::kSmallConfig);
   const auto& e = app(*snap);
 
-  auto r = ask(*snap, query(e.regional_name, kTypeA, testing::with_edns(4096)));
+  auto r = ask(*snap, query(e.regional_name(), kTypeA, testing::with_edns(4096)));
   CHECK(r.rcode() == 0);
   REQUIRE(ldns_pkt_edns(r.pkt.get()));
   CHECK(ldns_pkt_edns_udp_size(r.pkt.get()) == kEdnsUdpSize);
   CHECK(ldns_pkt_edns_version(r.pkt.get()) == 0);
   CHECK(r.section(LDNS_SECTION_ANSWER).size() == 2);
 
-  auto badvers = ask(*snap, query(e.regional_name, kTypeA, testing::with_edns(1232, 1)));
+  auto badvers = ask(*snap, query(e.regional_name(), kTypeA, testing::with_edns(1232, 1)));
   REQUIRE(ldns_pkt_edns(badvers.pkt.get()));
   CHECK(ldns_pkt_edns_extended_rcode(badvers.pkt.get()) == 1);  // BADVERS = 16: upper bits 1, header rcode 0
   CHECK(badvers.rcode() == 0);
   CHECK(ldns_pkt_edns_version(badvers.pkt.get()) == 0);
   CHECK(badvers.section(LDNS_SECTION_ANSWER).empty());
 
-  auto plain = ask(*snap, query(e.regional_name, kTypeA));
+  auto plain = ask(*snap, query(e.regional_name(), kTypeA));
   CHECK_FALSE(ldns_pkt_edns(plain.pkt.get()));
 }
 
@@ -174,7 +174,7 @@ TEST_CASE("respond: TC when the answer exceeds the client's size, full answer ov
   // to drive the truncation path.
   auto snap = testing::snapshot_of(testing::kSmallConfig);
   const auto& e = app(*snap);
-  auto q = query(e.regional_name, kTypeA);
+  auto q = query(e.regional_name(), kTypeA);
   auto full = ask(*snap, q);
   REQUIRE(full.size > 0);
   CHECK_FALSE(ldns_pkt_tc(full.pkt.get()));
@@ -195,7 +195,7 @@ TEST_CASE("respond: answers are compressed against the question", "[respond]") {
   // TTL, RDLENGTH and 4 address bytes (RFC 1035 §4.1.4).
   auto snap = testing::snapshot_of(testing::kSmallConfig);
   const auto& e = app(*snap);
-  auto q = query(e.regional_name, kTypeA);
+  auto q = query(e.regional_name(), kTypeA);
   auto r = ask(*snap, q);
   CHECK(r.size == q.size() + 2 * 16);
   CHECK(r.wire[q.size()] == 0xC0);

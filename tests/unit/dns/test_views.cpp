@@ -169,7 +169,7 @@ TEST_CASE("private zones answer only in their VPC's view", "[views]") {
   const auto& app = snap->model().endpoints.at(2);
   REQUIRE(app.config->name == "app");
   for (const char* from : {"127.16.0.5", "127.17.3.3", "127.1.2.3"})
-    CHECK(ask(*snap, query(app.regional_name, kTypeA), from).answer.size() == 2);
+    CHECK(ask(*snap, query(app.regional_name(), kTypeA), from).answer.size() == 2);
 }
 
 TEST_CASE("unverified or failed names give no override anywhere", "[views]") {

@@ -39,7 +39,7 @@ TEST_CASE("AZ names are the consumer account's, IDs are physical", "[model]") {
   CHECK(svc.azs[1].id == "use1-az2");
   CHECK(svc.azs[1].name == "us-east-1b");
   // Zonal names carry the consumer's AZ name.
-  CHECK(app.zonal_names[0] == app.id + "-" + app.dns_suffix + "-us-east-1a." + svc.base_name);
+  CHECK(app.zonal_name(0) == app.id + "-" + app.dns_suffix + "-us-east-1a." + svc.base_name);
 }
 
 TEST_CASE("endpoint states follow acceptance", "[model]") {
@@ -113,9 +113,9 @@ TEST_CASE("describe JSON carries AWS's field names and DnsEntries order", "[mode
   CHECK(e["State"] == "available");
   REQUIRE(e["DnsEntries"].size() == 3);  // regional, two zonal; the private name is not verified yet
   const auto& app = endpoint(*m, "app");
-  CHECK(e["DnsEntries"][0]["DnsName"] == app.regional_name);
-  CHECK(e["DnsEntries"][1]["DnsName"] == app.zonal_names[0]);
-  CHECK(e["DnsEntries"][2]["DnsName"] == app.zonal_names[1]);
+  CHECK(e["DnsEntries"][0]["DnsName"] == app.regional_name());
+  CHECK(e["DnsEntries"][1]["DnsName"] == app.zonal_name(0));
+  CHECK(e["DnsEntries"][2]["DnsName"] == app.zonal_name(1));
   // Once verified, the private name follows the zonal ones (AWS order).
   RuntimeInputs verified;
   verified.verification["orders"] = DnsNameState::Verified;
