@@ -178,6 +178,7 @@ struct Flow {
   size_t begin = 0, end = 0;
   Pipe pipe;
   size_t in_pipe = 0;
+  bool bulk = false;  // a read filled the buffer: from now on the flow splices through a pipe
   bool eof = false;   // the source reached EOF: pass it on once the bytes held are written
   bool done = false;  // EOF passed on (shutdown of the destination's send direction)
   bool holds_bytes() const { return in_pipe > 0 || begin < end; }
@@ -674,6 +675,7 @@ class Worker {
       if (n > 0) {
         f.end += static_cast<size_t>(n);
         add(ep.stats->to_target, static_cast<uint64_t>(n));
+        f.bulk = static_cast<size_t>(n) == space;
       }
       if (n == 0) f.eof = true;  // the consumer already half-closed
       if (n < 0 || (n > 0 && static_cast<size_t>(n) < space)) drained(c, 0);
@@ -691,10 +693,13 @@ class Worker {
 
   // --- moving bytes ----------------------------------------------------------------------------------------
   //
-  // Flow i reads socket i and writes socket 1-i: with splice(2) through a pooled pipe (the bytes stay in the
-  // kernel), or, when no pipe can be had, through a pooled buffer. What the destination does not take at once
-  // waits for its EPOLLOUT edge, and the source is not read meanwhile (back-pressure through TCP's window).
-  // EOF is passed on as a half-close of the destination; an error resets both sides.
+  // Flow i reads socket i and writes socket 1-i. It starts copying through a pooled buffer: most flows are a
+  // request or a reply of a few bytes, for which recv/send cost less than splicing through a pipe, and a short
+  // read tells the socket is empty (with its FIN already seen: EOF without another read). Once a read fills
+  // the buffer the flow is bulk and moves with splice(2) through a pooled pipe, the bytes staying in the kernel
+  // (through the buffer still when no pipe can be had). What the destination does not take at once waits for
+  // its EPOLLOUT edge, and the source is not read meanwhile (back-pressure through TCP's window). EOF is passed
+  // on as a half-close of the destination; an error resets both sides.
 
   void pump(Conn& c, int i) {
     Flow& f = c.flows[i];
@@ -723,7 +728,7 @@ class Worker {
       }
       ssize_t n;
       bool short_read = false;
-      if (c.splice && (f.pipe.r >= 0 || take_pipe(f.pipe))) {
+      if (f.bulk && c.splice && (f.pipe.r >= 0 || take_pipe(f.pipe))) {
         // A short splice may mean a pipe full of small segments rather than an empty socket: not a drain.
         n = ::splice(c.fd[i], nullptr, f.pipe.w, nullptr, kSpliceChunk, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n > 0) f.in_pipe = static_cast<size_t>(n);
@@ -732,6 +737,7 @@ class Worker {
         n = ::recv(c.fd[i], f.buffer.get(), buffer_size_, MSG_DONTWAIT);
         if (n > 0) f.begin = 0, f.end = static_cast<size_t>(n);
         short_read = n > 0 && static_cast<size_t>(n) < buffer_size_;
+        if (n > 0 && !short_read) f.bulk = true;
       }
       if (n < 0) {
         if (errno != EAGAIN) return abort(c);
