@@ -244,7 +244,8 @@ constexpr uint64_t kTagMask = 3;
 uint64_t tagged(const void* p, uint64_t tag) { return reinterpret_cast<uintptr_t>(p) | tag; }
 
 // Every accepted and target socket is registered once with all the events it will ever need, edge-triggered:
-// no EPOLL_CTL_MOD when a flow changes direction, no EPOLL_CTL_DEL (close() removes it).
+// no EPOLL_CTL_MOD when a flow changes direction, no EPOLL_CTL_DEL: close() removes it, since no other process
+// holds the file (vpced never forks, and every socket is SOCK_CLOEXEC).
 constexpr uint32_t kSocketEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 
 // A non-blocking socket connecting to `hp` (TCP_NODELAY set before the connect), or -1.
