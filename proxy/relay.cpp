@@ -439,9 +439,11 @@ class Worker {
       }
       return;
     }
-    if (ev & EPOLLERR) return abort(c);  // a reset from either peer resets the other
-    pump(c, side);                       // the flow that reads this socket
+    pump(c, side);                                      // the flow that reads this socket
     if (c.state == ConnState::Open) pump(c, 1 - side);  // the flow that writes to it
+    // A reset from either peer resets the other, after what arrived before it went on (the pumps above end
+    // at the error when they reach it; a flow that is done or has nothing to write would not).
+    if ((ev & EPOLLERR) && c.state == ConnState::Open) abort(c);
   }
 
   void run_ready() {
