@@ -26,7 +26,7 @@ std::string_view to_string(RelayError e);
 struct RelayOptions {
   unsigned threads = 1;              // relay threads (an epoll loop each); listeners use SO_REUSEPORT so each has its own
   size_t buffer_size = 16384;        // bytes of a pooled copy buffer, held by a flow only while bytes are in flight
-  bool splice = true;                // move bytes with splice(2) through pooled pipes (buffers when no pipe can be had)
+  bool splice = true;                // bulk flows (a read filled the buffer) splice(2) through pooled pipes (buffers when no pipe can be had)
   unsigned drain_timeout_ms = 2000;  // stop(): how long open connections may go on before they are reset
   unsigned accept_backoff_ms = 100;  // accept errors (EMFILE…) pause the listener instead of spinning
 };
