@@ -3,7 +3,10 @@
 # same loopback targets, alternately per round (vpced, haproxy, direct), medians over ROUNDS:
 #   bulk      iperf3 -t DURATION through the relay (no PROXY header: iperf3 speaks its own protocol)
 #   conn/s    bench/tcp_load connect: new connections per second, each "GET\n" → "OK n\n" → close, with a
-#             PROXY v2 header to the target (vpced proxy_protocol_v2, haproxy send-proxy-v2)
+#             PROXY v2 header to the target (vpced proxy_protocol_v2, haproxy send-proxy-v2), and the relay
+#             process's CPU time (user + system, /proc/PID/stat) per connection during that run: the load
+#             generator and the target share the host's cores, so on a busy host that figure varies less
+#             than the rate
 #   idle      IDLE connections opened and held: relay RSS and fds added, per 10k connections
 # Every process it starts is stopped by pid. usage: bench/relay.sh BUILD_DIR
 # (environment: THREADS ROUNDS DURATION IDLE CONCURRENCY)
@@ -150,8 +153,13 @@ bulk() {  # ADDR PORT -> Gbit/s received
   iperf3 -c "$1" -p "$2" -t "$DURATION" -J 2>/dev/null |
     $PY -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))'
 }
-conns() {  # ADDR PORT -> connections/s
-  "$LOAD" connect "$1:$2" -n 100000000 -t "$DURATION" -c "$CONCURRENCY" -s 127.18.2 | awk '{print $8}'
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+conns() {  # ADDR PORT PID -> "connections/s relay-CPU-µs-per-connection"
+  local c0 c1 out
+  c0=$(cpu_ticks "$3")
+  out=$("$LOAD" connect "$1:$2" -n 100000000 -t "$DURATION" -c "$CONCURRENCY" -s 127.18.2)
+  c1=$(cpu_ticks "$3")
+  echo "$out" | awk -v t="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" '{printf "%s %.1f", $8, t * 1e6 / hz / $2}'
 }
 idle() {  # ADDR PORT PID -> "KiB-per-10k fds-per-connection"
   local r0 f0 r1 f1 holder
@@ -169,21 +177,21 @@ idle() {  # ADDR PORT PID -> "KiB-per-10k fds-per-connection"
   awk -v r="$((r1 - r0))" -v f="$((f1 - f0))" -v n="$IDLE" 'BEGIN {printf "%.1f %.2f", r / n * 10000 / 1024, f / n}'
 }
 
-echo "round relay bulk_gbps conn_per_s idle_mib_per_10k fds_per_conn" >"$W/rows"
+echo "round relay bulk_gbps conn_per_s cpu_us_per_conn idle_mib_per_10k fds_per_conn" >"$W/rows"
 for round in $(seq 1 "$ROUNDS"); do
   for who in vpced haproxy; do
     start_relay "$who"
     if [ "$who" = vpced ]; then
-      b=$(bulk "$ENI_BULK" "$BULK_PORT"); c=$(conns "$ENI_CONN" "$CONN_PORT"); i=$(idle "$ENI_CONN" "$CONN_PORT" "$RELAY_PID")
+      b=$(bulk "$ENI_BULK" "$BULK_PORT"); c=$(conns "$ENI_CONN" "$CONN_PORT" "$RELAY_PID"); i=$(idle "$ENI_CONN" "$CONN_PORT" "$RELAY_PID")
     else
-      b=$(bulk 127.0.0.1 "$HAP_BULK"); c=$(conns 127.0.0.1 "$HAP_CONN"); i=$(idle 127.0.0.1 "$HAP_CONN" "$RELAY_PID")
+      b=$(bulk 127.0.0.1 "$HAP_BULK"); c=$(conns 127.0.0.1 "$HAP_CONN" "$RELAY_PID"); i=$(idle 127.0.0.1 "$HAP_CONN" "$RELAY_PID")
     fi
     stop_relay
     echo "$round $who $b $c $i" >>"$W/rows"
-    echo "round $round $who: bulk $b Gbit/s, $c conn/s, idle $i (MiB/10k, fds/conn)" >&2
+    echo "round $round $who: bulk $b Gbit/s, $c (conn/s, relay CPU µs/conn), idle $i (MiB/10k, fds/conn)" >&2
   done
   d=$(bulk 127.0.0.93 "$IPERF_PORT")
-  echo "$round direct $d 0 0 0" >>"$W/rows"
+  echo "$round direct $d 0 0 0 0" >>"$W/rows"
   echo "round $round direct: bulk $d Gbit/s" >&2
 done
 
@@ -191,7 +199,7 @@ $PY - "$W/rows" "$THREADS" "$ROUNDS" "$DURATION" "$IDLE" "$CONCURRENCY" <<'EOF'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]).read().splitlines()[1:]]
 threads, rounds, duration, idle, conc = sys.argv[2:]
-med = {w: [statistics.median(float(r[i]) for r in rows if r[1] == w) for i in range(2, 6)]
+med = {w: [statistics.median(float(r[i]) for r in rows if r[1] == w) for i in range(2, 7)]
        for w in ("vpced", "haproxy", "direct")}
 v, h, d = med["vpced"], med["haproxy"], med["direct"]
 r = lambda a, b: f"{a / b:.2f}" if b else "n/a"
@@ -201,6 +209,7 @@ print("| metric | vpced | haproxy | direct | vpced/haproxy | vpced/direct | targ
 print("|---|---|---|---|---|---|---|")
 print(f"| bulk throughput (Gbit/s, iperf3) | {v[0]:.2f} | {h[0]:.2f} | {d[0]:.2f} | {r(v[0], h[0])} | {r(v[0], d[0])} | ≥ 1.2× haproxy, ≥ 0.8× direct |")
 print(f"| new connections/s with PROXY v2 | {v[1]:.0f} | {h[1]:.0f} | – | {r(v[1], h[1])} | – | ≥ 1.2× haproxy |")
-print(f"| idle connections (MiB per 10k) | {v[2]:.1f} | {h[2]:.1f} | – | {r(v[2], h[2])} | – | ≤ 1× haproxy |")
-print(f"| fds per idle connection | {v[3]:.2f} | {h[3]:.2f} | – | – | – | 2 |")
+print(f"| relay CPU per connection (µs) | {v[2]:.1f} | {h[2]:.1f} | – | {r(v[2], h[2])} | – | – |")
+print(f"| idle connections (MiB per 10k) | {v[3]:.1f} | {h[3]:.1f} | – | {r(v[3], h[3])} | – | ≤ 1× haproxy |")
+print(f"| fds per idle connection | {v[4]:.2f} | {h[4]:.2f} | – | – | – | 2 |")
 EOF

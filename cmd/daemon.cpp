@@ -321,7 +321,7 @@ int Daemon::run() {
   proxy::RelayCallbacks callbacks;
   callbacks.log = [](std::string_view line) { log(Level::Warn, line); };  // lines start with "relay: "
   callbacks.health_changed = [&d](const std::string& service, const zones::HostPort& target, bool healthy) {
-    // On a relay thread: the rebuild belongs to the control thread.
+    // On the relay's health-check thread: the rebuild belongs to the control thread.
     // Each change is logged, but changes that arrive together (a thousand targets failing their first checks
     // at once) share one rebuild: the control thread must stay free for reloads and signals.
     asio::post(d.ctx, [&d, service, target, healthy] {

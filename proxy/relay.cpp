@@ -1,14 +1,19 @@
-// The relay's listeners, sessions and pumps, and the control-thread reconciliation with each snapshot.
+// The relay's listeners, connections and flows on one epoll loop per relay thread, and the control-thread
+// reconciliation with each snapshot.
 #include "proxy/relay.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -29,9 +34,6 @@
 namespace vpced::proxy {
 
 namespace asio = boost::asio;
-using asio::awaitable;
-using asio::use_awaitable;
-using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
@@ -63,16 +65,6 @@ zones::HostPort peer_of(const sockaddr_storage& ss) {
   }
   return hp;
 }
-
-tcp::endpoint to_endpoint(const zones::HostPort& hp) {
-  if (hp.addr.v6) {
-    asio::ip::address_v6::bytes_type b;
-    std::copy(hp.addr.bytes.begin(), hp.addr.bytes.end(), b.begin());
-    return {asio::ip::address_v6(b), hp.port};
-  }
-  return {asio::ip::address_v4(hp.addr.v4()->value), hp.port};
-}
-
 
 // Fails when another process already listens on `hp`: the workers' sockets share the address through
 // SO_REUSEPORT, which would otherwise let a second relay bind it silently and split the connections.
@@ -174,58 +166,9 @@ struct EndpointTable {
   std::vector<std::atomic<uint64_t>*> per_target;  // parallel to service->targets
 };
 
-struct Conn;
-
 // A pipe for splice(2): data moves socket → pipe → socket inside the kernel. Empty pipes are pooled.
 struct Pipe {
   int r = -1, w = -1;
-};
-
-// A worker's open connections and its pools of idle buffers and empty pipes; shared with each connection so
-// that a connection freed during io_context teardown never touches a destroyed worker. A connection holds a
-// buffer or a pipe only while bytes are in flight: an idle connection costs its two sockets and little else.
-struct ConnSet {
-  std::set<Conn*> all;
-  size_t buffer_size = 16384;
-  std::vector<std::unique_ptr<uint8_t[]>> buffers;
-  std::vector<Pipe> pipes;
-  static constexpr size_t kPoolMax = 64;  // per worker: at most 128 fds of idle pipes
-
-  ~ConnSet() {
-    for (const Pipe& p : pipes) {
-      ::close(p.r);
-      ::close(p.w);
-    }
-  }
-  std::unique_ptr<uint8_t[]> take_buffer() {
-    if (buffers.empty()) return std::unique_ptr<uint8_t[]>(new uint8_t[buffer_size]);
-    auto b = std::move(buffers.back());
-    buffers.pop_back();
-    return b;
-  }
-  void give_buffer(std::unique_ptr<uint8_t[]> b) {
-    if (b && buffers.size() < kPoolMax) buffers.push_back(std::move(b));
-  }
-  bool take_pipe(Pipe& out) {
-    if (!pipes.empty()) {
-      out = pipes.back();
-      pipes.pop_back();
-      return true;
-    }
-    int fds[2];
-    if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return false;  // EMFILE…: the caller copies instead
-    out = {fds[0], fds[1]};
-    return true;
-  }
-  void give_pipe(Pipe p, bool empty) {
-    if (p.r < 0) return;
-    if (empty && pipes.size() < kPoolMax) {
-      pipes.push_back(p);
-      return;
-    }
-    ::close(p.r);
-    ::close(p.w);
-  }
 };
 
 // One direction of a connection: bytes read from one socket and not yet written to the other, either in a
@@ -235,72 +178,697 @@ struct Flow {
   size_t begin = 0, end = 0;
   Pipe pipe;
   size_t in_pipe = 0;
-  bool done = false;  // EOF seen and passed on (shutdown of the other side's send direction)
+  bool bulk = false;  // a read filled the buffer: from now on the flow splices through a pipe
+  bool eof = false;   // the source reached EOF: pass it on once the bytes held are written
+  bool done = false;  // EOF passed on (shutdown of the destination's send direction)
+  bool holds_bytes() const { return in_pipe > 0 || begin < end; }
 };
 
-// One relayed connection: the consumer's socket, the target's, the idle and connect timers, both flows.
-struct Conn {
-  Conn(asio::io_context& ctx, tcp::socket c) : client(std::move(c)), target(ctx), idle(ctx), connect_timer(ctx) {}
-  ~Conn() {
-    for (Flow& f : flows) {
-      set->give_buffer(std::move(f.buffer));
-      set->give_pipe(f.pipe, f.in_pipe == 0);
-    }
-    set->all.erase(this);
-    if (target_stats) target_stats->active.fetch_sub(1, std::memory_order_relaxed);
-    endpoint->stats->active.fetch_sub(1, std::memory_order_relaxed);
-  }
+struct Conn;
 
-  tcp::socket client;
-  tcp::socket target;
-  asio::steady_timer idle;
-  asio::steady_timer connect_timer;
-  Flow flows[2];  // [0] consumer → target, [1] target → consumer
-  std::shared_ptr<ConnSet> set;
+// Connections waiting for a deadline, in deadline order. All entries of one queue share one timeout, so a new
+// deadline (now + timeout) nearly always goes at the tail: no heap and no allocation per connection. A worker
+// keeps one queue per distinct timeout (a few: the services' connect and idle timeouts).
+struct TimerQueue {
+  Conn* head = nullptr;
+  Conn* tail = nullptr;
+};
+
+enum class ConnState { Connecting, Open, Closed };
+
+// One relayed connection. Its worker owns it (an intrusive list) and frees it at the end of the loop iteration
+// in which it closed, so a later event of the same epoll batch never meets a freed connection.
+struct Conn {
+  int fd[2] = {-1, -1};  // [0] the consumer, [1] the target
+  Flow flows[2];         // [0] consumer → target, [1] target → consumer
+  // What the epoll edges said about each socket and no system call contradicted since (EAGAIN clears a flag).
+  // Edge-triggered epoll reports a change once; these flags remember it until it is used up.
+  bool readable[2] = {false, false};
+  bool writable[2] = {false, false};
+  bool fin[2] = {false, false};     // EPOLLRDHUP seen: the peer's FIN is queued behind its last byte
+  bool queued[2] = {false, false};  // flow i waits in the worker's ready list (it yielded after a burst)
+  ConnState state = ConnState::Connecting;
+  int open_flows = 2;
+  bool splice = true;
+  bool limited = false;  // a candidate was skipped at its connection limit
   std::shared_ptr<const EndpointTable> endpoint;
-  std::shared_ptr<TargetStats> target_stats;  // set once connected (holds one `active` slot)
-  zones::IpAddr eni;
-  std::string eni_az;
-  milliseconds idle_timeout{0};
-  Clock::time_point last_activity = Clock::now();
-  uint64_t attempt = 0;
-  bool timed_out = false;
-  bool closed = false;  // reset: by idle timeout, an error, or the endpoint going away
+  TargetStats* target = nullptr;  // holds one `active` slot of it (reserved before connecting); kept by endpoint
+  size_t target_index = 0;        // into endpoint->service->targets
+  std::vector<size_t> order;      // candidates in the order to try; emptied once connected
+  size_t next_candidate = 0;
   zones::HostPort peer;   // the consumer, from accept4()
   zones::HostPort local;  // the listener's ENI address and port
-  bool splice = true;
-  int open_flows = 0;
+  Clock::time_point last_activity;
+  // The one pending deadline: the connect timeout while connecting, then the idle timeout.
+  TimerQueue* timer = nullptr;
+  Conn* timer_prev = nullptr;
+  Conn* timer_next = nullptr;
+  Clock::time_point deadline;
+  // The worker's list of open connections.
+  Conn* prev = nullptr;
+  Conn* next = nullptr;
 };
-
-// RST on both sides: SO_LINGER 0 then close (NLB: an expired flow answers the next packet with a reset).
-void abort_conn(Conn& c) {
-  if (c.closed) return;
-  c.closed = true;
-  boost::system::error_code ignored;
-  for (tcp::socket* s : {&c.client, &c.target}) {
-    if (!s->is_open()) continue;
-    s->set_option(asio::socket_base::linger(true, 0), ignored);
-    s->close(ignored);
-  }
-  c.idle.cancel();
-  c.connect_timer.cancel();
-}
 
 struct Listener {
   zones::HostPort address;
   std::string eni_az;
   std::shared_ptr<const EndpointTable> endpoint;  // replaced by later snapshots; read at each accept
-  tcp::acceptor acceptor;
+  int fd = -1;
+  Clock::time_point resume;  // paused after an accept error (EMFILE…) until then
 };
 
-// Everything one relay thread owns. After start() only that thread touches it, through posted handlers.
-struct Worker {
-  asio::io_context ctx{1};
-  std::map<zones::HostPort, std::shared_ptr<Listener>> listeners;
-  std::shared_ptr<ConnSet> conns = std::make_shared<ConnSet>();
-  std::unique_ptr<HealthChecker> health;  // worker 0 only
+// Tags in the low bits of epoll_event.data.u64 (connections and listeners are at least 8-aligned).
+constexpr uint64_t kTagClient = 0, kTagTarget = 1, kTagListener = 2, kTagWake = 3;
+constexpr uint64_t kTagMask = 3;
+
+uint64_t tagged(const void* p, uint64_t tag) { return reinterpret_cast<uintptr_t>(p) | tag; }
+
+// Every accepted and target socket is registered once with all the events it will ever need, edge-triggered:
+// no EPOLL_CTL_MOD when a flow changes direction, no EPOLL_CTL_DEL: close() removes it, since no other process
+// holds the file (vpced never forks, and every socket is SOCK_CLOEXEC).
+constexpr uint32_t kSocketEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+
+// A non-blocking socket connecting to `hp` (TCP_NODELAY set before the connect), or -1.
+int start_connect(const zones::HostPort& hp) {
+  int fd = ::socket(hp.addr.v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  sockaddr_storage ss;
+  socklen_t len = zones::to_sockaddr(hp, ss);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0 || errno == EINPROGRESS) return fd;
+  ::close(fd);
+  return -1;
+}
+
+// RST: SO_LINGER 0 then close (NLB: an expired flow answers the next packet with a reset).
+void close_with_reset(int fd) {
+  const linger lg{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  ::close(fd);
+}
+
+// One relay thread: its listening sockets, its connections and their timers, its pools of idle buffers and
+// empty pipes, all driven by one epoll loop. Other threads reach it only through post(), whose tasks run on
+// the loop between two epoll_wait calls.
+class Worker {
+ public:
+  Worker(const RelayOptions& options, std::function<void(const std::string&)> log)
+      : splice_(options.splice),
+        buffer_size_(options.buffer_size),
+        accept_backoff_(options.accept_backoff_ms),
+        log_(std::move(log)) {
+    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd_ < 0) throw std::system_error(errno, std::generic_category(), "relay: epoll_create1");
+    wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "relay: eventfd");
+    epoll_event ev{EPOLLIN, {.u64 = kTagWake}};
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+  }
+
+  // Runs after the thread ended (or never started): what is still posted runs now (listeners handed over
+  // are closed at once), then every socket and pipe closes.
+  ~Worker() {
+    stopping = true;
+    run_tasks();
+    for (auto& [hp, l] : listeners_) ::close(l->fd);
+    listeners_.clear();
+    abort_all();
+    reap();
+    for (const Pipe& p : pipes_) {
+      ::close(p.r);
+      ::close(p.w);
+    }
+    ::close(wake_fd_);
+    ::close(epoll_fd_);
+  }
+
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // From any thread: runs `task` on the worker's loop.
+  void post(std::function<void()> task) {
+    {
+      std::lock_guard lk(tasks_mu_);
+      tasks_.push_back(std::move(task));
+    }
+    const uint64_t one = 1;
+    (void)!::write(wake_fd_, &one, sizeof one);
+  }
+
+  // The loop. Returns once stopping and the last connection has closed, or when exit_now is set.
+  void run() {
+    std::array<epoll_event, 256> events;
+    while (!exit_now.load(std::memory_order_relaxed) && !(stopping && conn_count_ == 0)) {
+      const int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), wait_ms());
+      now_ = Clock::now();
+      bool woken = false;
+      for (int k = 0; k < n; ++k) {
+        const uint64_t data = events[k].data.u64;
+        void* p = reinterpret_cast<void*>(data & ~kTagMask);
+        switch (data & kTagMask) {
+          case kTagClient: on_event(*static_cast<Conn*>(p), 0, events[k].events); break;
+          case kTagTarget: on_event(*static_cast<Conn*>(p), 1, events[k].events); break;
+          case kTagListener: on_accept(*static_cast<Listener*>(p)); break;
+          case kTagWake: {
+            uint64_t count;
+            (void)!::read(wake_fd_, &count, sizeof count);
+            woken = true;
+            break;
+          }
+        }
+      }
+      run_ready();
+      run_timers();
+      if (woken) run_tasks();
+      reap();
+    }
+  }
+
+  std::atomic<bool> exit_now{false};
+
+  // --- control (posted tasks, on the worker's thread) ----------------------------------------------------
+
+  void adopt(const zones::HostPort& hp, const std::string& az, std::shared_ptr<const EndpointTable> table, int fd) {
+    if (stopping) {
+      ::close(fd);
+      return;
+    }
+    close_listener(hp);
+    auto l = std::make_unique<Listener>(Listener{hp, az, std::move(table), fd, {}});
+    // Level-triggered: a listener that stops after a burst of accepts is reported again by the next wait.
+    epoll_event ev{EPOLLIN, {.u64 = tagged(l.get(), kTagListener)}};
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      log_("relay: cannot watch listener " + zones::to_string(hp) + ": " + std::strerror(errno));
+      ::close(fd);
+      return;
+    }
+    listeners_[hp] = std::move(l);
+  }
+
+  // A kept listener: new connections use `table` (new service settings, or another endpoint on the address).
+  void retarget(const zones::HostPort& hp, std::shared_ptr<const EndpointTable> table, const std::string& az) {
+    if (auto it = listeners_.find(hp); it != listeners_.end()) {
+      it->second->endpoint = std::move(table);
+      it->second->eni_az = az;
+    }
+  }
+
+  void close_listener(const zones::HostPort& hp) {
+    auto it = listeners_.find(hp);
+    if (it == listeners_.end()) return;
+    std::erase(paused_, it->second.get());
+    ::close(it->second->fd);  // also leaves the epoll set
+    listeners_.erase(it);
+  }
+
+  void reset_connections(const std::set<std::pair<std::string, zones::IpAddr>>& gone) {
+    for (Conn* c = conns_; c; c = c->next)
+      if (gone.contains({c->endpoint->id, c->local.addr})) abort(*c);
+  }
+
+  // stop(): no new connections; the loop ends when the open ones have finished.
+  void begin_stop() {
+    stopping = true;
+    for (auto& [hp, l] : listeners_) ::close(l->fd);
+    listeners_.clear();
+    paused_.clear();
+  }
+
+  void abort_all() {
+    for (Conn* c = conns_; c; c = c->next) abort(*c);
+  }
+
   bool stopping = false;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard{ctx.get_executor()};
+
+ private:
+  // A flow moves at most this many chunks per wake-up, then yields to the thread's other connections.
+  static constexpr int kBurst = 16;
+  // A bulk flow's pipe: 256 KiB moves about 20 % more than the default 64 KiB through a loopback relay on two
+  // cores (performance.md), as much as 1 MiB did. Larger would count more pages against an unprivileged
+  // user's pipe-user-pages-soft (16384 by default: 256 such pipes), past which new pipes get 8 KiB.
+  static constexpr size_t kPipeSize = 1 << 18;
+  static constexpr size_t kSpliceChunk = kPipeSize;
+  static constexpr int kAcceptBurst = 64;
+  static constexpr size_t kPoolMax = 64;  // per worker: at most 128 fds of idle pipes
+
+  // --- the loop's parts ------------------------------------------------------------------------------------
+
+  // Until the earliest deadline (connect or idle timeout, a paused listener), 0 when a flow yielded, -1 when
+  // nothing waits for time.
+  int wait_ms() const {
+    if (!ready_.empty()) return 0;
+    std::optional<Clock::time_point> next;
+    auto earlier = [&](Clock::time_point t) {
+      if (!next || t < *next) next = t;
+    };
+    for (const auto& [timeout, q] : timers_)
+      if (q.head) earlier(q.head->deadline);
+    for (const Listener* l : paused_) earlier(l->resume);
+    if (!next) return -1;
+    const auto left = std::chrono::ceil<milliseconds>(*next - Clock::now()).count();
+    return left <= 0 ? 0 : static_cast<int>(std::min<int64_t>(left, INT32_MAX));
+  }
+
+  void on_event(Conn& c, int side, uint32_t ev) {
+    if (c.state == ConnState::Closed) return;
+    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c.readable[side] = true;
+    if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) c.writable[side] = true;
+    if (ev & EPOLLRDHUP) c.fin[side] = true;
+    if (c.state == ConnState::Connecting) {
+      // The consumer's events only set the flags meanwhile; the target's first event ends the connect.
+      if (side == 1) {
+        if (ev & (EPOLLERR | EPOLLHUP)) return connect_failed(c);
+        if (ev & EPOLLOUT) return connected(c);
+      }
+      return;
+    }
+    pump(c, side);                                      // the flow that reads this socket
+    if (c.state == ConnState::Open) pump(c, 1 - side);  // the flow that writes to it
+    // A reset from either peer resets the other, after what arrived before it went on (the pumps above end
+    // at the error when they reach it; a flow that is done or has nothing to write would not).
+    if ((ev & EPOLLERR) && c.state == ConnState::Open) abort(c);
+  }
+
+  void run_ready() {
+    if (ready_.empty()) return;
+    std::vector<std::pair<Conn*, int>> now;
+    now.swap(ready_);
+    for (auto [c, i] : now) {
+      c->queued[i] = false;
+      if (c->state == ConnState::Open) pump(*c, i);
+    }
+  }
+
+  void run_timers() {
+    for (auto& [timeout, q] : timers_)
+      while (q.head && q.head->deadline <= now_) {
+        Conn& c = *q.head;
+        unset_timer(c);
+        if (c.state == ConnState::Connecting) {
+          connect_failed(c);  // the connect timeout: on to the next candidate
+        } else if (c.state == ConnState::Open) {
+          // The idle timeout, checked lazily: a transfer only moves last_activity.
+          const Clock::time_point due = c.last_activity + timeout;
+          if (now_ >= due)
+            abort(c);
+          else
+            set_timer(c, q, due);
+        }
+      }
+    for (auto it = paused_.begin(); it != paused_.end();) {
+      Listener* l = *it;
+      if (l->resume > now_) {
+        ++it;
+        continue;
+      }
+      epoll_event ev{EPOLLIN, {.u64 = tagged(l, kTagListener)}};
+      ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, l->fd, &ev);
+      it = paused_.erase(it);
+    }
+  }
+
+  void run_tasks() {
+    std::vector<std::function<void()>> tasks;
+    {
+      std::lock_guard lk(tasks_mu_);
+      tasks.swap(tasks_);
+    }
+    for (auto& t : tasks) t();
+  }
+
+  // Frees the connections that closed in this iteration: their buffers and empty pipes go back to the pools,
+  // their slots (endpoint, target) are released.
+  void reap() {
+    if (graveyard_.empty()) return;
+    std::erase_if(ready_, [](const auto& e) { return e.first->state == ConnState::Closed; });
+    for (Conn* c : graveyard_) {
+      for (Flow& f : c->flows) {
+        give_buffer(std::move(f.buffer));
+        give_pipe(f.pipe, f.in_pipe == 0);
+      }
+      if (c->target) c->target->active.fetch_sub(1, std::memory_order_relaxed);
+      c->endpoint->stats->active.fetch_sub(1, std::memory_order_relaxed);
+      (c->prev ? c->prev->next : conns_) = c->next;
+      if (c->next) c->next->prev = c->prev;
+      --conn_count_;
+      delete c;
+    }
+    graveyard_.clear();
+  }
+
+  // --- timers ----------------------------------------------------------------------------------------------
+
+  TimerQueue& timer_queue(milliseconds timeout) { return timers_[timeout]; }
+
+  void set_timer(Conn& c, TimerQueue& q, Clock::time_point deadline) {
+    unset_timer(c);
+    c.timer = &q;
+    c.deadline = deadline;
+    Conn* after = q.tail;
+    while (after && after->deadline > deadline) after = after->timer_prev;
+    c.timer_prev = after;
+    c.timer_next = after ? after->timer_next : q.head;
+    (after ? after->timer_next : q.head) = &c;
+    (c.timer_next ? c.timer_next->timer_prev : q.tail) = &c;
+  }
+
+  void unset_timer(Conn& c) {
+    if (!c.timer) return;
+    (c.timer_prev ? c.timer_prev->timer_next : c.timer->head) = c.timer_next;
+    (c.timer_next ? c.timer_next->timer_prev : c.timer->tail) = c.timer_prev;
+    c.timer = nullptr;
+    c.timer_prev = c.timer_next = nullptr;
+  }
+
+  // --- setting a connection up -------------------------------------------------------------------------------
+
+  // Accepts what is queued with accept4(): the new socket comes non-blocking with the consumer's address, so
+  // setting a connection up costs no fcntl, getpeername or getsockname (the local address is the listener's
+  // own), and it inherits TCP_NODELAY from the listener.
+  void on_accept(Listener& l) {
+    for (int burst = 0; burst < kAcceptBurst; ++burst) {
+      sockaddr_storage ss;
+      socklen_t len = sizeof ss;
+      const int fd = ::accept4(l.fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) return;
+        // EMFILE and friends: pause the listener instead of spinning (Asio's throttling_proxy example).
+        log_("relay: accept on " + zones::to_string(l.address) + ": " + std::strerror(errno));
+        ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, l.fd, nullptr);
+        l.resume = now_ + accept_backoff_;
+        paused_.push_back(&l);
+        return;
+      }
+      // The endpoint's slot is reserved before anything else (reap() gives it back); over the limit the
+      // consumer gets a reset.
+      EndpointStats& es = *l.endpoint->stats;
+      const uint32_t cap = l.endpoint->service->max_per_endpoint;
+      if (es.active.fetch_add(1, std::memory_order_relaxed) >= cap && cap != 0) {
+        es.active.fetch_sub(1, std::memory_order_relaxed);
+        add(es.rejected[static_cast<size_t>(RelayError::EndpointLimit)]);
+        close_with_reset(fd);
+        continue;
+      }
+      add(es.total);
+      Conn* c = new Conn;
+      c->next = conns_;
+      if (conns_) conns_->prev = c;
+      conns_ = c;
+      ++conn_count_;
+      c->fd[0] = fd;
+      c->peer = peer_of(ss);
+      c->local = l.address;
+      c->splice = splice_;
+      c->endpoint = l.endpoint;
+      epoll_event ev{kSocketEvents, {.u64 = tagged(c, kTagClient)}};
+      if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        abort(*c);
+        continue;
+      }
+      choose(*c, l.eni_az);
+    }
+  }
+
+  void choose(Conn& c, const std::string& eni_az) {
+    const EndpointTable& ep = *c.endpoint;
+    const ServiceTable& svc = *ep.service;
+    std::vector<Candidate> candidates;
+    candidates.reserve(svc.targets.size());
+    for (size_t i = 0; i < svc.targets.size(); ++i)
+      candidates.push_back({svc.target_azs[i], svc.targets[i]->healthy.load(std::memory_order_relaxed),
+                            svc.targets[i]->active.load(std::memory_order_relaxed)});
+    Choice choice = choose_targets(candidates, eni_az, svc.cross_zone, svc.max_connections,
+                                   flow_hash(c.peer.addr, c.peer.port, c.local.addr, c.local.port, connection_random()));
+    if (choice.order.empty()) {
+      add(ep.stats->rejected[static_cast<size_t>(
+          choice.outcome == ChoiceOutcome::LimitReached ? RelayError::LimitReached : RelayError::NoHealthyTarget)]);
+      return abort(c);
+    }
+    c.order = std::move(choice.order);
+    try_connect(c);
+  }
+
+  // Connects to the next candidate that has a free slot; a refused or timed-out connect comes back here
+  // (connect_failed), at most once per target.
+  void try_connect(Conn& c) {
+    const ServiceTable& svc = *c.endpoint->service;
+    while (c.next_candidate < c.order.size()) {
+      const size_t idx = c.order[c.next_candidate++];
+      TargetStats& t = *svc.targets[idx];
+      // Reserve a slot first: another worker may have taken the last one since the choice was made.
+      if (t.active.fetch_add(1, std::memory_order_relaxed) >= svc.max_connections) {
+        t.active.fetch_sub(1, std::memory_order_relaxed);
+        c.limited = true;
+        continue;
+      }
+      const int fd = start_connect(t.address);
+      if (fd >= 0) {
+        epoll_event ev{kSocketEvents, {.u64 = tagged(&c, kTagTarget)}};
+        if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) == 0) {
+          c.fd[1] = fd;
+          c.target = &t;
+          c.target_index = idx;
+          // EPOLLOUT on the target's edge reports the finished connect, EPOLLERR/EPOLLHUP a failed one: no
+          // poll() and no getsockopt(SO_ERROR) on the way.
+          set_timer(c, timer_queue(svc.connect_timeout), now_ + svc.connect_timeout);
+          return;
+        }
+        ::close(fd);
+      }
+      t.active.fetch_sub(1, std::memory_order_relaxed);
+      add(t.connect_failures);
+    }
+    add(c.endpoint->stats->rejected[static_cast<size_t>(c.limited ? RelayError::LimitReached
+                                                                  : RelayError::ConnectFailed)]);
+    abort(c);
+  }
+
+  void connect_failed(Conn& c) {
+    ::close(c.fd[1]);
+    c.fd[1] = -1;
+    c.readable[1] = c.writable[1] = c.fin[1] = false;
+    c.target->active.fetch_sub(1, std::memory_order_relaxed);
+    add(c.target->connect_failures);
+    c.target = nullptr;
+    try_connect(c);
+  }
+
+  void connected(Conn& c) {
+    const EndpointTable& ep = *c.endpoint;
+    const ServiceTable& svc = *ep.service;
+    c.state = ConnState::Open;
+    add(c.target->total);
+    add(*ep.per_target[c.target_index]);
+    std::vector<size_t>().swap(c.order);
+    c.last_activity = now_;
+    set_timer(c, timer_queue(svc.idle_timeout), now_ + svc.idle_timeout);
+    // The consumer usually spoke during the connect, and its edge may have gone by unused: read it once more.
+    // A fresh socket is writable.
+    c.readable[0] = true;
+    c.writable[0] = true;
+    if (svc.proxy_protocol_v2) {
+      // Before any consumer byte (design §7): source = the consumer, destination = ENI address:listener port.
+      // The header and whatever the consumer already sent leave in one send().
+      const std::vector<uint8_t> header = encode_proxy_v2(c.peer, c.local, ep.id);
+      Flow& f = c.flows[0];
+      f.buffer = take_buffer();
+      std::memcpy(f.buffer.get(), header.data(), header.size());
+      f.begin = 0;
+      f.end = header.size();
+      const size_t space = buffer_size_ - f.end;
+      const ssize_t n = ::recv(c.fd[0], f.buffer.get() + f.end, space, MSG_DONTWAIT);
+      if (n < 0 && errno != EAGAIN) return abort(c);
+      if (n > 0) {
+        f.end += static_cast<size_t>(n);
+        add(ep.stats->to_target, static_cast<uint64_t>(n));
+        f.bulk = static_cast<size_t>(n) == space;
+      }
+      if (n == 0) f.eof = true;  // the consumer already half-closed
+      if (n < 0 || (n > 0 && static_cast<size_t>(n) < space)) drained(c, 0);
+    }
+    pump(c, 0);
+    if (c.state == ConnState::Open) pump(c, 1);  // a server-first target (a banner) may have spoken already
+  }
+
+  // A read returned less than asked (or EAGAIN): the socket is empty now, and the next byte brings a new edge.
+  // When its FIN had already arrived, nothing can follow: EOF without another read.
+  static void drained(Conn& c, int i) {
+    c.readable[i] = false;
+    if (c.fin[i]) c.flows[i].eof = true;
+  }
+
+  // --- moving bytes ----------------------------------------------------------------------------------------
+  //
+  // Flow i reads socket i and writes socket 1-i. It starts copying through a pooled buffer: most flows are a
+  // request or a reply of a few bytes, for which recv/send cost less than splicing through a pipe, and a short
+  // read tells the socket is empty (with its FIN already seen: EOF without another read). Once a read fills
+  // the buffer the flow is bulk and moves with splice(2) through a pooled pipe, the bytes staying in the kernel
+  // (through the buffer still when no pipe can be had). What the destination does not take at once waits for
+  // its EPOLLOUT edge, and the source is not read meanwhile (back-pressure through TCP's window). EOF is passed
+  // on as a half-close of the destination; an error resets both sides.
+
+  void pump(Conn& c, int i) {
+    Flow& f = c.flows[i];
+    std::atomic<uint64_t>& bytes = i == 0 ? c.endpoint->stats->to_target : c.endpoint->stats->to_client;
+    for (int reads = 0; !f.done;) {
+      if (f.holds_bytes()) {
+        if (!c.writable[1 - i]) return;  // keeps its pipe or buffer until the destination drains
+        const int r = flush(c, i);
+        if (r < 0) return abort(c);
+        if (r > 0) {
+          c.writable[1 - i] = false;
+          return;
+        }
+      }
+      if (f.eof) {
+        release(f);
+        return end_of_flow(c, i);
+      }
+      if (!c.readable[i]) break;
+      if (reads++ == kBurst) {  // the source may hold more: go on after the other connections' events
+        if (!c.queued[i]) {
+          c.queued[i] = true;
+          ready_.emplace_back(&c, i);
+        }
+        break;
+      }
+      ssize_t n;
+      bool short_read = false;
+      if (f.bulk && c.splice && (f.pipe.r >= 0 || take_pipe(f.pipe))) {
+        // A short splice may mean a pipe full of small segments rather than an empty socket: not a drain.
+        n = ::splice(c.fd[i], nullptr, f.pipe.w, nullptr, kSpliceChunk, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n > 0) f.in_pipe = static_cast<size_t>(n);
+      } else {
+        if (!f.buffer) f.buffer = take_buffer();
+        n = ::recv(c.fd[i], f.buffer.get(), buffer_size_, MSG_DONTWAIT);
+        if (n > 0) f.begin = 0, f.end = static_cast<size_t>(n);
+        short_read = n > 0 && static_cast<size_t>(n) < buffer_size_;
+        if (n > 0 && !short_read) f.bulk = true;
+      }
+      if (n < 0) {
+        if (errno != EAGAIN) return abort(c);
+        drained(c, i);
+        continue;  // with fin seen: EOF
+      }
+      if (n == 0) {
+        f.eof = true;
+        continue;
+      }
+      add(bytes, static_cast<uint64_t>(n));
+      c.last_activity = now_;
+      if (short_read) drained(c, i);
+    }
+    release(f);  // nothing in flight: an idle flow holds neither pipe nor buffer
+  }
+
+  // Writes what flow i holds: 0 drained, 1 the destination is full, -1 an error.
+  int flush(Conn& c, int i) {
+    Flow& f = c.flows[i];
+    const int to = c.fd[1 - i];
+    while (f.in_pipe > 0) {
+      ssize_t n = ::splice(f.pipe.r, nullptr, to, nullptr, f.in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n < 0) return errno == EAGAIN ? 1 : -1;
+      f.in_pipe -= static_cast<size_t>(n);
+    }
+    while (f.begin < f.end) {
+      ssize_t n = ::send(to, f.buffer.get() + f.begin, f.end - f.begin, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0) return errno == EAGAIN ? 1 : -1;
+      f.begin += static_cast<size_t>(n);
+    }
+    return 0;
+  }
+
+  void release(Flow& f) {
+    if (f.holds_bytes()) return;
+    give_pipe(f.pipe, true);
+    f.pipe = {};
+    give_buffer(std::move(f.buffer));
+    f.begin = f.end = 0;
+  }
+
+  // EOF from the source: half-close the destination and let the other flow go on. When both flows ended, both
+  // FINs went through: close quietly. The last flow to end skips the shutdown: close() sends that FIN.
+  void end_of_flow(Conn& c, int i) {
+    c.flows[i].done = true;
+    if (c.open_flows > 1) ::shutdown(c.fd[1 - i], SHUT_WR);
+    if (--c.open_flows > 0) return;
+    ::close(c.fd[0]);
+    ::close(c.fd[1]);
+    c.fd[0] = c.fd[1] = -1;
+    retire(c);
+  }
+
+  // Reset on both sides: by the idle timeout, an error, the endpoint going away, or stop().
+  void abort(Conn& c) {
+    if (c.state == ConnState::Closed) return;
+    for (int& fd : c.fd)
+      if (fd >= 0) {
+        close_with_reset(fd);
+        fd = -1;
+      }
+    retire(c);
+  }
+
+  void retire(Conn& c) {
+    c.state = ConnState::Closed;
+    unset_timer(c);
+    graveyard_.push_back(&c);
+  }
+
+  // --- pools: a connection holds a buffer or a pipe only while bytes are in flight ---------------------------
+
+  std::unique_ptr<uint8_t[]> take_buffer() {
+    if (buffers_.empty()) return std::unique_ptr<uint8_t[]>(new uint8_t[buffer_size_]);
+    auto b = std::move(buffers_.back());
+    buffers_.pop_back();
+    return b;
+  }
+  void give_buffer(std::unique_ptr<uint8_t[]> b) {
+    if (b && buffers_.size() < kPoolMax) buffers_.push_back(std::move(b));
+  }
+  bool take_pipe(Pipe& out) {
+    if (!pipes_.empty()) {
+      out = pipes_.back();
+      pipes_.pop_back();
+      return true;
+    }
+    int fds[2];
+    if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return false;  // EMFILE…: the caller copies instead
+    ::fcntl(fds[1], F_SETPIPE_SZ, static_cast<int>(kPipeSize));  // on failure (EPERM) it stays at 64 KiB
+    out = {fds[0], fds[1]};
+    return true;
+  }
+  void give_pipe(Pipe p, bool empty) {
+    if (p.r < 0) return;
+    if (empty && pipes_.size() < kPoolMax) {
+      pipes_.push_back(p);
+      return;
+    }
+    ::close(p.r);
+    ::close(p.w);
+  }
+
+  const bool splice_;
+  const size_t buffer_size_;
+  const milliseconds accept_backoff_;
+  const std::function<void(const std::string&)> log_;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  Clock::time_point now_ = Clock::now();  // as of the last epoll_wait: a coarse clock for the whole batch
+
+  std::mutex tasks_mu_;
+  std::vector<std::function<void()>> tasks_;
+
+  std::map<zones::HostPort, std::unique_ptr<Listener>> listeners_;
+  std::vector<Listener*> paused_;
+  Conn* conns_ = nullptr;
+  size_t conn_count_ = 0;
+  std::vector<Conn*> graveyard_;
+  std::vector<std::pair<Conn*, int>> ready_;
+  std::map<milliseconds, TimerQueue> timers_;
+  std::vector<std::unique_ptr<uint8_t[]>> buffers_;
+  std::vector<Pipe> pipes_;
 };
 
 struct ListenerState {
@@ -316,6 +884,13 @@ struct Relay::Impl {
   std::vector<std::thread> threads;
   std::vector<std::future<void>> done;
   bool stopped = false;
+
+  // Health checks run on their own Asio thread: they are few and slow, and keep the relay threads' loops to
+  // the connections.
+  asio::io_context health_ctx{1};
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> health_guard{health_ctx.get_executor()};
+  std::unique_ptr<HealthChecker> health;
+  std::thread health_thread;
 
   // Control-thread state: which (endpoint, ENI) pairs may carry connections, and the listeners the last
   // update closed (their sockets may still be open on a worker for a moment).
@@ -333,334 +908,6 @@ struct Relay::Impl {
     if (callbacks.log) callbacks.log(line);
   }
 
-  // --- data path (runs on a worker thread) -----------------------------------------------------------
-
-  // Connects c.target within `timeout`; false on refusal, timeout or when the connection was reset meanwhile.
-  static awaitable<bool> connect_target(std::shared_ptr<Conn> c, zones::HostPort hp, milliseconds timeout) {
-    boost::system::error_code ec;
-    c->target = tcp::socket(c->client.get_executor());
-    const uint64_t attempt = ++c->attempt;
-    c->timed_out = false;
-    c->connect_timer.expires_after(timeout);
-    c->connect_timer.async_wait([c, attempt](const boost::system::error_code& e) {
-      if (e || c->attempt != attempt) return;  // cancelled, or a late handler of an earlier attempt
-      c->timed_out = true;
-      boost::system::error_code ignored;
-      c->target.cancel(ignored);
-    });
-    co_await c->target.async_connect(to_endpoint(hp), asio::redirect_error(use_awaitable, ec));
-    c->connect_timer.cancel();
-    if (ec || c->timed_out || c->closed) {
-      boost::system::error_code ignored;
-      c->target.close(ignored);
-      co_return false;
-    }
-    co_return true;
-  }
-
-  // --- the two flows of a connection, driven by readiness callbacks (no buffer held while waiting) ----------
-  //
-  // A flow waits until its source is readable, then moves what is there: with splice(2) through a pooled
-  // pipe (the bytes stay in the kernel), or, when no pipe can be had, through a pooled buffer. What the
-  // destination does not take at once waits for it to become writable, and the source is not read
-  // meanwhile (back-pressure). EOF is passed on as a half-close of the destination; an error resets both.
-
-  static constexpr size_t kSpliceChunk = 1 << 16;
-  static constexpr int kBurst = 16;  // transfers per wake-up before yielding to other connections
-
-  static int fd_of(tcp::socket& s) { return s.native_handle(); }
-
-  // Waits for a new readiness edge of the flow's source. Asio's epoll reactor does not remember an edge that
-  // came while no operation waited, so this is only called once the source returned EAGAIN (or, after the
-  // PROXY header, was drained by a short read); a flow that may hold unread bytes calls move() instead.
-  static void arm_read(const std::shared_ptr<Conn>& c, int i) {
-    tcp::socket& from = i == 0 ? c->client : c->target;
-    from.async_wait(tcp::socket::wait_read, [c, i](const boost::system::error_code& ec) {
-      if (ec || c->closed) return;
-      move(c, i);
-    });
-  }
-
-  static void arm_write(const std::shared_ptr<Conn>& c, int i) {
-    tcp::socket& to = i == 0 ? c->target : c->client;
-    to.async_wait(tcp::socket::wait_write, [c, i](const boost::system::error_code& ec) {
-      if (ec || c->closed) return;
-      int r = flush(*c, i);
-      if (r < 0) return abort_conn(*c);
-      if (r > 0) return arm_write(c, i);
-      move(c, i);
-    });
-  }
-
-  // Writes what the flow holds: 0 drained, 1 the destination is full, -1 an error.
-  static int flush(Conn& c, int i) {
-    Flow& f = c.flows[i];
-    const int to = fd_of(i == 0 ? c.target : c.client);
-    while (f.in_pipe > 0) {
-      ssize_t n = ::splice(f.pipe.r, nullptr, to, nullptr, f.in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-      if (n < 0) return errno == EAGAIN ? 1 : -1;
-      f.in_pipe -= static_cast<size_t>(n);
-    }
-    while (f.begin < f.end) {
-      ssize_t n = ::send(to, f.buffer.get() + f.begin, f.end - f.begin, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n < 0) return errno == EAGAIN ? 1 : -1;
-      f.begin += static_cast<size_t>(n);
-    }
-    return 0;
-  }
-
-  // The source of flow i is readable (or was): move bytes until it would block, the destination fills up,
-  // EOF, an error, or kBurst transfers.
-  static void move(const std::shared_ptr<Conn>& c, int i) {
-    Flow& f = c->flows[i];
-    const int from = fd_of(i == 0 ? c->client : c->target);
-    std::atomic<uint64_t>& bytes = i == 0 ? c->endpoint->stats->to_target : c->endpoint->stats->to_client;
-    for (int burst = 0; burst < kBurst; ++burst) {
-      ssize_t n;
-      if (c->splice && (f.pipe.r >= 0 || c->set->take_pipe(f.pipe))) {
-        n = ::splice(from, nullptr, f.pipe.w, nullptr, kSpliceChunk, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-        if (n > 0) f.in_pipe = static_cast<size_t>(n);
-      } else {
-        if (!f.buffer) f.buffer = c->set->take_buffer();
-        n = ::recv(from, f.buffer.get(), c->set->buffer_size, MSG_DONTWAIT);
-        if (n > 0) f.begin = 0, f.end = static_cast<size_t>(n);
-      }
-      if (n <= 0) {
-        const int err = n < 0 ? errno : 0;
-        c->set->give_pipe(f.pipe, true);  // empty: everything spliced in was spliced out
-        f.pipe = {};
-        if (n < 0 && err == EAGAIN) break;
-        if (n < 0) return abort_conn(*c);  // a reset: reset the other side too
-        return end_of_flow(c, i);
-      }
-      add(bytes, static_cast<uint64_t>(n));
-      c->last_activity = Clock::now();
-      int r = flush(*c, i);
-      if (r < 0) return abort_conn(*c);
-      if (r > 0) return arm_write(c, i);
-      // Drained: the pipe goes back to the pool at once, so only flows waiting on a full destination hold one.
-      c->set->give_pipe(f.pipe, true);
-      f.pipe = {};
-      if (burst + 1 == kBurst) {
-        // The source may still hold bytes, and Asio's wait completes only on a new readiness edge: go on
-        // after the other ready handlers instead of waiting.
-        asio::post(c->client.get_executor(), [c, i] {
-          if (!c->closed) move(c, i);
-        });
-        return;
-      }
-    }
-    // Drained: the buffer goes back too while the flow waits (an idle connection holds neither).
-    c->set->give_buffer(std::move(f.buffer));
-    f.begin = f.end = 0;
-    arm_read(c, i);
-  }
-
-  // EOF from the source: half-close the destination and let the other flow go on. When both flows ended,
-  // both FINs went through: close quietly.
-  static void end_of_flow(const std::shared_ptr<Conn>& c, int i) {
-    Flow& f = c->flows[i];
-    f.done = true;
-    // The last flow to end skips the shutdown: both sockets close next, and close() sends that FIN.
-    if (c->open_flows > 1) ::shutdown(fd_of(i == 0 ? c->target : c->client), SHUT_WR);
-    if (--c->open_flows == 0) {
-      boost::system::error_code ignored;
-      c->client.close(ignored);
-      c->target.close(ignored);
-      c->idle.cancel();
-    }
-  }
-
-  // The idle timeout: wakes at last_activity + idle_timeout and resets both sides if nothing moved since.
-  static void arm_idle(const std::shared_ptr<Conn>& c) {
-    c->idle.expires_at(c->last_activity + c->idle_timeout);
-    c->idle.async_wait([c](const boost::system::error_code& ec) {
-      if (ec || c->closed || c->open_flows == 0) return;
-      if (Clock::now() >= c->last_activity + c->idle_timeout) return abort_conn(*c);
-      arm_idle(c);
-    });
-  }
-
-  static awaitable<void> session(std::shared_ptr<Conn> c) {
-    const EndpointTable& ep = *c->endpoint;
-    const ServiceTable& svc = *ep.service;
-    boost::system::error_code ec;
-    const zones::HostPort src = c->peer;
-    const zones::HostPort dst = c->local;
-
-    std::vector<Candidate> candidates;
-    candidates.reserve(svc.targets.size());
-    for (size_t i = 0; i < svc.targets.size(); ++i)
-      candidates.push_back({svc.target_azs[i], svc.targets[i]->healthy.load(std::memory_order_relaxed),
-                            svc.targets[i]->active.load(std::memory_order_relaxed)});
-    const Choice choice = choose_targets(candidates, c->eni_az, svc.cross_zone, svc.max_connections,
-                                         flow_hash(src.addr, src.port, dst.addr, dst.port, connection_random()));
-    if (choice.order.empty()) {
-      add(ep.stats->rejected[static_cast<size_t>(choice.outcome == ChoiceOutcome::LimitReached
-                                                     ? RelayError::LimitReached
-                                                     : RelayError::NoHealthyTarget)]);
-      abort_conn(*c);
-      co_return;
-    }
-
-    size_t chosen = SIZE_MAX;
-    bool limited = false;
-    for (size_t idx : choice.order) {
-      if (c->closed) break;
-      TargetStats& t = *svc.targets[idx];
-      // Reserve a slot first: another worker may have taken the last one since the choice was made.
-      if (t.active.fetch_add(1, std::memory_order_relaxed) >= svc.max_connections) {
-        t.active.fetch_sub(1, std::memory_order_relaxed);
-        limited = true;
-        continue;
-      }
-      if (co_await connect_target(c, t.address, svc.connect_timeout)) {
-        chosen = idx;
-        c->target_stats = svc.targets[idx];
-        break;
-      }
-      t.active.fetch_sub(1, std::memory_order_relaxed);
-      add(t.connect_failures);
-    }
-    if (chosen == SIZE_MAX) {
-      if (!c->closed)
-        add(ep.stats->rejected[static_cast<size_t>(limited ? RelayError::LimitReached : RelayError::ConnectFailed)]);
-      abort_conn(*c);
-      co_return;
-    }
-    add(c->target_stats->total);
-    add(*ep.per_target[chosen]);
-
-    // The consumer's socket inherited TCP_NODELAY from the listener; its flows use non-blocking syscalls.
-    c->target.set_option(tcp::no_delay(true), ec);
-    c->last_activity = Clock::now();
-    c->open_flows = 2;
-    if (svc.proxy_protocol_v2) {
-      // Before any consumer byte (design §7): source = the consumer, destination = ENI address:listener port.
-      // The header and whatever the consumer already sent leave in one send().
-      const std::vector<uint8_t> header = encode_proxy_v2(src, dst, ep.id);
-      Flow& f = c->flows[0];
-      f.buffer = c->set->take_buffer();
-      std::memcpy(f.buffer.get(), header.data(), header.size());
-      f.end = header.size();
-      const size_t space = c->set->buffer_size - f.end;
-      ssize_t n = ::recv(fd_of(c->client), f.buffer.get() + f.end, space, MSG_DONTWAIT);
-      if (n > 0) {
-        f.end += static_cast<size_t>(n);
-        add(ep.stats->to_target, static_cast<uint64_t>(n));
-      }
-      const int err = n < 0 ? errno : 0;
-      int r = (n < 0 && err != EAGAIN) ? -1 : flush(*c, 0);
-      if (r < 0) {
-        abort_conn(*c);
-        co_return;
-      }
-      if (r > 0) {
-        arm_write(c, 0);
-      } else {
-        c->set->give_buffer(std::move(f.buffer));
-        f.begin = f.end = 0;
-        if (n == 0)
-          end_of_flow(c, 0);  // the consumer already half-closed
-        else if (n > 0 && static_cast<size_t>(n) == space)
-          move(c, 0);  // maybe more
-        else
-          arm_read(c, 0);  // drained just now: the next bytes bring a new edge
-      }
-    } else {
-      move(c, 0);  // the consumer usually spoke first; its edge may have gone by during the connect
-    }
-    if (!c->closed) move(c, 1);  // a server-first target (a banner) may have spoken during the connect
-    if (!c->closed) arm_idle(c);
-  }
-
-  // Waits for the listener to be readable, then accepts what is queued with accept4(): the new socket comes
-  // non-blocking with the consumer's address, so setting a connection up costs no fcntl, getpeername or
-  // getsockname (the local address is the listener's own).
-  awaitable<void> accept_loop(Worker& w, std::shared_ptr<Listener> l) {
-    asio::steady_timer backoff(w.ctx);
-    const int family = l->address.addr.v6 ? AF_INET6 : AF_INET;
-    for (;;) {
-      boost::system::error_code ec;
-      co_await l->acceptor.async_wait(tcp::acceptor::wait_read, asio::redirect_error(use_awaitable, ec));
-      if (ec == asio::error::operation_aborted || !l->acceptor.is_open()) co_return;
-      for (int burst = 0; burst < 64 && l->acceptor.is_open(); ++burst) {
-        sockaddr_storage ss;
-        socklen_t len = sizeof ss;
-        int fd = ::accept4(l->acceptor.native_handle(), reinterpret_cast<sockaddr*>(&ss), &len,
-                           SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-          if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) break;
-          // EMFILE and friends: back off instead of spinning (Asio's throttling_proxy example).
-          log("relay: accept on " + zones::to_string(l->address) + ": " + std::strerror(errno));
-          backoff.expires_after(milliseconds(options.accept_backoff_ms));
-          co_await backoff.async_wait(asio::redirect_error(use_awaitable, ec));
-          break;
-        }
-        if (w.stopping) {
-          ::close(fd);
-          continue;
-        }
-        // The endpoint's slot is reserved before anything else (the Conn gives it back); over the limit the
-        // consumer gets a reset.
-        EndpointStats& es = *l->endpoint->stats;
-        const uint32_t cap = l->endpoint->service->max_per_endpoint;
-        if (es.active.fetch_add(1, std::memory_order_relaxed) >= cap && cap != 0) {
-          es.active.fetch_sub(1, std::memory_order_relaxed);
-          add(es.rejected[static_cast<size_t>(RelayError::EndpointLimit)]);
-          const linger lg{1, 0};
-          ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-          ::close(fd);
-          continue;
-        }
-        tcp::socket socket(w.ctx);
-        socket.assign(family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
-        if (ec) {
-          es.active.fetch_sub(1, std::memory_order_relaxed);
-          ::close(fd);
-          continue;
-        }
-        auto c = std::make_shared<Conn>(w.ctx, std::move(socket));
-        c->peer = peer_of(ss);
-        c->local = l->address;
-        c->splice = options.splice;
-        c->set = w.conns;
-        c->endpoint = l->endpoint;
-        c->eni = l->address.addr;
-        c->eni_az = l->eni_az;
-        c->idle_timeout = c->endpoint->service->idle_timeout;
-        w.conns->all.insert(c.get());
-        add(c->endpoint->stats->total);
-        asio::co_spawn(w.ctx, session(c), asio::detached);
-      }
-    }
-  }
-
-  // --- reconciliation helpers (posted to workers) ------------------------------------------------------
-
-  void adopt(Worker& w, const zones::HostPort& hp, const std::string& az, std::shared_ptr<const EndpointTable> table,
-             int fd) {
-    auto l = std::make_shared<Listener>(
-        Listener{hp, az, std::move(table), tcp::acceptor(w.ctx, hp.addr.v6 ? tcp::v6() : tcp::v4(), fd)});
-    w.listeners[hp] = l;
-    asio::co_spawn(w.ctx, accept_loop(w, l), asio::detached);
-  }
-
-  static void close_listener(Worker& w, const zones::HostPort& hp) {
-    auto it = w.listeners.find(hp);
-    if (it == w.listeners.end()) return;
-    boost::system::error_code ignored;
-    it->second->acceptor.close(ignored);
-    w.listeners.erase(it);
-  }
-
-  static void reset_connections(Worker& w, const std::set<std::pair<std::string, zones::IpAddr>>& gone) {
-    std::vector<Conn*> victims;
-    for (Conn* c : w.conns->all)
-      if (gone.contains({c->endpoint->id, c->eni})) victims.push_back(c);
-    for (Conn* c : victims) abort_conn(*c);
-  }
-
   void on_health(const std::string& service, const zones::HostPort& target, bool healthy) {
     {
       std::lock_guard lk(mu);
@@ -674,32 +921,32 @@ struct Relay::Impl {
 };
 
 Relay::Relay(RelayOptions options, RelayCallbacks callbacks) : impl_(std::make_unique<Impl>()) {
-  impl_->options = std::move(options);
-  impl_->callbacks = std::move(callbacks);
-  if (impl_->options.threads == 0) impl_->options.threads = 1;
-  if (impl_->options.buffer_size < 1024) impl_->options.buffer_size = 1024;
-  for (unsigned i = 0; i < impl_->options.threads; ++i) {
-    impl_->workers.push_back(std::make_unique<Worker>());
-    impl_->workers.back()->conns->buffer_size = impl_->options.buffer_size;
-  }
   Impl* impl = impl_.get();
-  impl_->workers[0]->health = std::make_unique<HealthChecker>(
-      impl_->workers[0]->ctx,
+  impl->options = std::move(options);
+  impl->callbacks = std::move(callbacks);
+  if (impl->options.threads == 0) impl->options.threads = 1;
+  if (impl->options.buffer_size < 1024) impl->options.buffer_size = 1024;
+  for (unsigned i = 0; i < impl->options.threads; ++i)
+    impl->workers.push_back(std::make_unique<Worker>(impl->options, [impl](const std::string& l) { impl->log(l); }));
+  impl->health = std::make_unique<HealthChecker>(
+      impl->health_ctx,
       [impl](const std::string& s, const zones::HostPort& t, bool healthy) { impl->on_health(s, t, healthy); });
 }
 
 Relay::~Relay() { stop(); }
 
 void Relay::start() {
-  if (!impl_->threads.empty() || impl_->stopped) return;
-  for (auto& w : impl_->workers) {
+  Impl& d = *impl_;
+  if (!d.threads.empty() || d.stopped) return;
+  for (auto& w : d.workers) {
     std::promise<void> finished;
-    impl_->done.push_back(finished.get_future());
-    impl_->threads.emplace_back([w = w.get(), p = std::move(finished)]() mutable {
-      w->ctx.run();
+    d.done.push_back(finished.get_future());
+    d.threads.emplace_back([w = w.get(), p = std::move(finished)]() mutable {
+      w->run();
       p.set_value();
     });
   }
+  d.health_thread = std::thread([&d] { d.health_ctx.run(); });
 }
 
 std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> snapshot) {
@@ -810,12 +1057,7 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
       cur->second.endpoint_id = want.table->id;
       for (auto& wp : d.workers) {
         Worker& w = *wp;
-        asio::post(w.ctx, [&w, hp = hp, table = want.table, az = want.az] {
-          if (auto it = w.listeners.find(hp); it != w.listeners.end()) {
-            it->second->endpoint = table;
-            it->second->eni_az = az;
-          }
-        });
+        w.post([&w, hp = hp, table = want.table, az = want.az] { w.retarget(hp, table, az); });
       }
       continue;
     }
@@ -834,13 +1076,7 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
     next[hp] = ListenerState{want.table->id};
     for (size_t i = 0; i < d.workers.size(); ++i) {
       Worker& w = *d.workers[i];
-      asio::post(w.ctx, [impl = impl_.get(), &w, hp = hp, az = want.az, table = want.table, fd = fds[i]] {
-        if (w.stopping) {
-          ::close(fd);
-          return;
-        }
-        impl->adopt(w, hp, az, table, fd);
-      });
+      w.post([&w, hp = hp, az = want.az, table = want.table, fd = fds[i]] { w.adopt(hp, az, table, fd); });
     }
   }
   for (auto it = next.begin(); it != next.end();) {
@@ -850,7 +1086,7 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
     }
     for (auto& wp : d.workers) {
       Worker& w = *wp;
-      asio::post(w.ctx, [&w, hp = it->first] { Impl::close_listener(w, hp); });
+      w.post([&w, hp = it->first] { w.close_listener(hp); });
     }
     closed.insert(it->first);
     it = next.erase(it);
@@ -865,12 +1101,11 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
   if (!gone.empty())
     for (auto& wp : d.workers) {
       Worker& w = *wp;
-      asio::post(w.ctx, [&w, gone] { Impl::reset_connections(w, gone); });
+      w.post([&w, gone] { w.reset_connections(gone); });
     }
 
-  Worker& w0 = *d.workers[0];
-  asio::post(w0.ctx, [&w0, checks = std::move(checks)] {
-    if (!w0.stopping && w0.health) w0.health->set_targets(checks);
+  asio::post(d.health_ctx, [&d, checks = std::move(checks)] {
+    if (d.health) d.health->set_targets(checks);
   });
 
   std::lock_guard lk(d.mu);
@@ -885,38 +1120,31 @@ void Relay::stop() {
   d.stopped = true;
   for (auto& wp : d.workers) {
     Worker& w = *wp;
-    asio::post(w.ctx, [&w] {
-      w.stopping = true;
-      for (auto& [hp, l] : w.listeners) {
-        boost::system::error_code ignored;
-        l->acceptor.close(ignored);
-      }
-      w.listeners.clear();
-      if (w.health) w.health->stop();
-      w.guard.reset();  // run() returns once the open connections have finished
-    });
+    w.post([&w] { w.begin_stop(); });  // the loop ends once the open connections have finished
   }
+  asio::post(d.health_ctx, [&d] {
+    d.health->stop();
+    d.health_guard.reset();
+  });
   if (!d.threads.empty()) {
     const auto deadline = Clock::now() + milliseconds(d.options.drain_timeout_ms);
     for (size_t i = 0; i < d.workers.size(); ++i) {
       if (d.done[i].wait_until(deadline) == std::future_status::ready) continue;
       Worker& w = *d.workers[i];
-      asio::post(w.ctx, [&w] {
-        std::vector<Conn*> all(w.conns->all.begin(), w.conns->all.end());
-        for (Conn* c : all) abort_conn(*c);
-      });
-      if (d.done[i].wait_for(std::chrono::seconds(1)) != std::future_status::ready) w.ctx.stop();
+      w.post([&w] { w.abort_all(); });
+      if (d.done[i].wait_for(std::chrono::seconds(1)) == std::future_status::ready) continue;
+      w.exit_now = true;
+      w.post([] {});  // wakes the loop
     }
     for (auto& t : d.threads)
       if (t.joinable()) t.join();
     d.threads.clear();
     d.done.clear();
-  } else {
-    // Never started: run what update() posted (adopting and closing listeners) here, so no socket leaks.
-    for (auto& wp : d.workers) wp->ctx.run_for(std::chrono::seconds(1));
+    d.health_thread.join();
   }
-  // Tear down on this thread now that no worker runs: the checker first (it refers to worker 0's context).
-  d.workers[0]->health.reset();
+  // Tear down on this thread now that no worker runs. A worker that never ran closes what update() handed
+  // it (listeners) in its destructor; the checker goes before its context.
+  d.health.reset();
   d.workers.clear();
   d.live_enis.clear();
   std::lock_guard lk(d.mu);

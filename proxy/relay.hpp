@@ -1,6 +1,7 @@
 // The TCP relay (design §7): listens on every ENI address × listener port of every available endpoint and
 // carries each connection to a target of the endpoint's service, with health checks, PROXY v2, half-close,
-// idle timeout and the per-target connection limit. Runs on its own io_context threads.
+// idle timeout and the per-target connection limit. Runs on its own threads: one epoll loop per relay thread
+// for the listeners and connections, one Asio thread for the health checks.
 #pragma once
 
 #include <functional>
@@ -23,15 +24,15 @@ enum class RelayError { NoHealthyTarget, LimitReached, ConnectFailed, EndpointLi
 std::string_view to_string(RelayError e);
 
 struct RelayOptions {
-  unsigned threads = 1;              // io_context threads; listeners use SO_REUSEPORT so each has its own
+  unsigned threads = 1;              // relay threads (an epoll loop each); listeners use SO_REUSEPORT so each has its own
   size_t buffer_size = 16384;        // bytes of a pooled copy buffer, held by a flow only while bytes are in flight
-  bool splice = true;                // move bytes with splice(2) through pooled pipes (buffers when no pipe can be had)
+  bool splice = true;                // bulk flows (a read filled the buffer) splice(2) through pooled pipes (buffers when no pipe can be had)
   unsigned drain_timeout_ms = 2000;  // stop(): how long open connections may go on before they are reset
   unsigned accept_backoff_ms = 100;  // accept errors (EMFILE…) pause the listener instead of spinning
 };
 
 struct RelayCallbacks {
-  // A target's health flipped. Runs on a relay thread: post to the control thread, which rebuilds the
+  // A target's health flipped. Runs on the health-check thread: post to the control thread, which rebuilds the
   // snapshot with RuntimeInputs.unhealthy_targets = Relay::unhealthy_targets() and publishes it.
   std::function<void(const std::string& service, const zones::HostPort& target, bool healthy)> health_changed;
   // Operational messages (a listener that cannot bind, accept errors). Runs on any thread.
