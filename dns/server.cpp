@@ -226,7 +226,16 @@ struct UdpBatch {
     }
     int sent = 0;
     while (sent < count) {
-      int r = ::sendmmsg(fd, out_msgs.data() + sent, static_cast<unsigned>(count - sent), 0);
+      // A lone answer (a steady, light load) goes out with sendto(2): the kernel's sendmmsg path copies and
+      // walks a message vector for it.
+      int r;
+      if (count - sent == 1) {
+        const msghdr& h = out_msgs[static_cast<size_t>(sent)].msg_hdr;
+        r = ::sendto(fd, h.msg_iov->iov_base, h.msg_iov->iov_len, 0, static_cast<const sockaddr*>(h.msg_name),
+                     h.msg_namelen) >= 0 ? 1 : -1;
+      } else {
+        r = ::sendmmsg(fd, out_msgs.data() + sent, static_cast<unsigned>(count - sent), 0);
+      }
       if (r > 0) {
         sent += r;
         continue;
