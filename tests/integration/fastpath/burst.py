@@ -4,75 +4,20 @@ a burst comes back with TC; malformed packets inside a burst (dropped, or FORMER
 Prints "FAIL: ..." lines and a final "CHECKS n" (lib.sh py_checks).
 usage: burst.py PORT ZONE_FILE"""
 import random, select, socket, struct, sys, time
+from dnswire import Checks, load_zone, parse, query, wire_name
 
 port, zone_file = int(sys.argv[1]), sys.argv[2]
+
+T = Checks()
+check, fail = T.check, T.fail
 SOCKETS, PER_SOCKET, WAVES = 3, 48, 4   # 144 datagrams per wave: well inside the default socket buffers
-checks = 0
 
 
-def fail(msg):
-    print("FAIL: " + msg)
-
-
-def check(cond, msg):
-    global checks
-    checks += 1
-    if not cond:
-        fail(msg)
-
-
-zone, apex = {}, None
-for line in open(zone_file):
-    f = line.split()
-    if len(f) >= 5 and f[2] == "IN":
-        if f[3] == "SOA":
-            apex = f[0]
-        if f[3] == "A":
-            zone.setdefault(f[0].lower(), set()).add(f[4])
+zone, apex = load_zone(zone_file)
 names = sorted(n for n in zone if n.startswith("vpce-"))
 wide = max(names, key=lambda n: len(zone[n]))
 check(len(zone[wide]) == 26, f"the wide regional name has 26 addresses, got {len(zone[wide])}")
 names.remove(wide)  # the random picks below must fit in 512 bytes
-
-
-def wire_name(name):
-    out = b""
-    for label in name.rstrip(".").split("."):
-        out += bytes([len(label)]) + label.encode()
-    return out + b"\0"
-
-
-def query(qid, name, qtype, edns=None):
-    q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 1 if edns else 0) + wire_name(name) + struct.pack(">HH", qtype, 1)
-    if edns:
-        q += b"\0" + struct.pack(">HHIH", 41, edns, 0, 0)
-    return q
-
-
-def skip_name(p, i):
-    while True:
-        n = p[i]
-        if n & 0xC0 == 0xC0:
-            return i + 2
-        if n == 0:
-            return i + 1
-        i += 1 + n
-
-
-def parse(p):
-    qid, flags, qd, an, ns, ar = struct.unpack(">HHHHHH", p[:12])
-    i = 12
-    for _ in range(qd):
-        i = skip_name(p, i) + 4
-    addrs = set()
-    for _ in range(an):
-        i = skip_name(p, i)
-        rtype, _, _, rdlen = struct.unpack(">HHIH", p[i:i + 10])
-        i += 10
-        if rtype == 1:
-            addrs.add(socket.inet_ntoa(p[i:i + 4]))
-        i += rdlen
-    return qid, flags, an, addrs
 
 
 rng = random.Random(11)
@@ -142,7 +87,7 @@ for wave in range(WAVES):
         check(data is not None, f"wave {wave}: no answer for {kind} query ID {key[1]} on socket {key[0]}")
         if data is None:
             continue
-        _, flags, an, addrs = parse(data)
+        _, flags, an, addrs, _ = parse(data)
         rcode, tc = flags & 0xF, bool(flags & 0x0200)
         if kind == "hit":
             check(rcode == 0 and not tc and addrs == wanted, f"wave {wave}: ID {key[1]}: rcode {rcode} tc {tc} {sorted(addrs)} != {sorted(wanted)}")
@@ -154,4 +99,4 @@ for wave in range(WAVES):
             check(rcode == 3 and an == 0, f"wave {wave}: ID {key[1]}: expected NXDOMAIN, rcode {rcode}")
         elif kind == "nodata":
             check(rcode == 0 and an == 0 and not tc, f"wave {wave}: ID {key[1]}: expected NODATA, rcode {rcode} an {an}")
-print("CHECKS", checks)
+T.done()

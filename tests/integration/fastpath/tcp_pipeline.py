@@ -5,76 +5,22 @@ ends the connection after the answers before it. A UDP upstream on UPSTREAM_PORT
 forwarded name with 192.0.2.77. Prints "FAIL: ..." lines and a final "CHECKS n" (lib.sh py_checks).
 usage: tcp_pipeline.py PORT ZONE_FILE UPSTREAM_PORT"""
 import random, socket, struct, sys, threading, time
+from dnswire import Checks, load_zone, parse, query, skip_name
 
 port, zone_file, upstream_port = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-checks = 0
+
+T = Checks()
+check, fail = T.check, T.fail
 FORWARDED = "192.0.2.77"
 
 
-def fail(msg):
-    print("FAIL: " + msg)
-
-
-def check(cond, msg):
-    global checks
-    checks += 1
-    if not cond:
-        fail(msg)
-
-
-zone, apex = {}, None
-for line in open(zone_file):
-    f = line.split()
-    if len(f) >= 5 and f[2] == "IN":
-        if f[3] == "SOA":
-            apex = f[0]
-        if f[3] == "A":
-            zone.setdefault(f[0].lower(), set()).add(f[4])
+zone, apex = load_zone(zone_file)
 names = sorted(n for n in zone if n.startswith("vpce-"))
 wide = max(names, key=lambda n: len(zone[n]))
 
 
-def wire_name(name):
-    out = b""
-    for label in name.rstrip(".").split("."):
-        out += bytes([len(label)]) + label.encode()
-    return out + b"\0"
-
-
-def query(qid, name, qtype, flags=0x0000):
-    return struct.pack(">HHHHHH", qid, flags, 1, 0, 0, 0) + wire_name(name) + struct.pack(">HH", qtype, 1)
-
-
 def framed(msg):
     return struct.pack(">H", len(msg)) + msg
-
-
-def skip_name(p, i):
-    while True:
-        n = p[i]
-        if n & 0xC0 == 0xC0:
-            return i + 2
-        if n == 0:
-            return i + 1
-        i += 1 + n
-
-
-def parse(p):
-    """(id, flags, answer count, A addresses, answer record types)"""
-    qid, flags, qd, an, ns, ar = struct.unpack(">HHHHHH", p[:12])
-    i = 12
-    for _ in range(qd):
-        i = skip_name(p, i) + 4
-    addrs, types = set(), []
-    for _ in range(an):
-        i = skip_name(p, i)
-        rtype, _, _, rdlen = struct.unpack(">HHIH", p[i:i + 10])
-        i += 10
-        if rtype == 1:
-            addrs.add(socket.inet_ntoa(p[i:i + 4]))
-        types.append(rtype)
-        i += rdlen
-    return qid, flags, an, addrs, types
 
 
 def recv_exact(s, n):
@@ -293,4 +239,4 @@ check(closed(s), "dropped in a pipeline: the connection closes after the answers
 s.close()
 
 upstream.close()
-print("CHECKS", checks)
+T.done()
