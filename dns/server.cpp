@@ -147,6 +147,7 @@ size_t fit_forwarded(std::span<const uint8_t> query, std::span<const uint8_t> an
 }
 
 constexpr int kUdpBatch = 32;
+constexpr uint32_t kMaxQueuedForwards = 8192;  // twice a Forwarder's max_in_flight
 constexpr int kUdpRoundsPerWake = 4;
 constexpr int kTcpRoundsPerWake = 4;
 
@@ -272,13 +273,15 @@ struct Listener {
 struct UdpSocket {
   zones::HostPort address;
   int fd = -1;
-  const zones::Snapshot* seen = nullptr;  // the snapshot listener_view was taken from (UDP thread only)
+  uint64_t seen = 0;  // Snapshot::id() listener_view was taken from (UDP thread only)
   int32_t listener_view = -1;
   UdpSocket(zones::HostPort a, int f) : address(a), fd(f) {}
   UdpSocket(const UdpSocket&) = delete;
   UdpSocket& operator=(const UdpSocket&) = delete;
-  ~UdpSocket() {
+  ~UdpSocket() { close(); }
+  void close() {
     if (fd >= 0) ::close(fd);
+    fd = -1;
   }
 };
 
@@ -286,7 +289,7 @@ struct UdpSocket {
 // Each block of counters has exactly one writing thread.
 struct CounterCache {
   WorkerCounters* counters = nullptr;
-  const zones::Snapshot* seen = nullptr;
+  uint64_t seen = 0;  // Snapshot::id() of the snapshot view_slots belongs to
   std::vector<uint16_t> view_slots;
 };
 
@@ -348,11 +351,15 @@ struct UdpThread : CounterCache {
     if (::epoll_ctl(epfd, EPOLL_CTL_ADD, s->fd, &ev) != 0) return;  // not served; the TCP side still is
     sockets[s->address] = std::move(s);
   }
-  void remove(const zones::HostPort& hp) {
+  // Stops serving `hp`; returns its socket (null if none) for the caller to close where the forwarded answers
+  // that may still hold it are sent.
+  std::shared_ptr<UdpSocket> remove(const zones::HostPort& hp) {
     auto it = sockets.find(hp);
-    if (it == sockets.end()) return;
-    ::epoll_ctl(epfd, EPOLL_CTL_DEL, it->second->fd, nullptr);  // a forwarded answer may still hold the fd
+    if (it == sockets.end()) return nullptr;
+    ::epoll_ctl(epfd, EPOLL_CTL_DEL, it->second->fd, nullptr);
+    auto s = std::move(it->second);
     sockets.erase(it);
+    return s;
   }
 };
 
@@ -366,6 +373,9 @@ struct Worker : CounterCache {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
   std::unique_ptr<Forwarder> forwarder;  // declared after ctx: destroyed first, its pending callbacks discarded
   std::unique_ptr<UdpThread> udp;
+  // UDP queries handed to this worker's forwarders and not answered yet. The UDP thread reads faster than
+  // the forwarders can send, so past kMaxQueuedForwards it answers SERVFAIL itself instead of queueing more.
+  std::atomic<uint32_t> forwards_queued{0};
 };
 
 struct DnsServer::Impl {
@@ -383,13 +393,13 @@ struct DnsServer::Impl {
   // Counts a query's outcome; refreshes the view→slot table when the snapshot changed. A rate-limited
   // response counts as a query and in the RRL counters only (and is not logged: a flood would flood the log).
   uint16_t view_slot(CounterCache& w, const zones::Snapshot& snap, int32_t view) {
-    if (w.seen != &snap) {
+    if (w.seen != snap.id()) {
       w.view_slots.clear();
       for (size_t v = 0; v < snap.view_count(); ++v)
         w.view_slots.push_back(metrics.slot(snap.view_name(static_cast<uint32_t>(v))));
-      w.seen = &snap;
+      w.seen = snap.id();
     }
-    return view >= 0 ? w.view_slots[static_cast<size_t>(view)] : 0;
+    return view >= 0 && static_cast<size_t>(view) < w.view_slots.size() ? w.view_slots[static_cast<size_t>(view)] : 0;
   }
 
   void account(CounterCache& w, const zones::Snapshot& snap, const Outcome& oc, Transport t, const zones::IpAddr& from,
@@ -415,10 +425,6 @@ struct DnsServer::Impl {
     if (options.query_log) log_query(snap, oc, t, from, query);
   }
 
-  void count_forwarded(CounterCache& w, int32_t view, Transport t, std::span<const uint8_t> response) {
-    count_forwarded_slot(w, view >= 0 && static_cast<size_t>(view) < w.view_slots.size() ? w.view_slots[view] : 0, t,
-                         response);
-  }
   void count_forwarded_slot(CounterCache& w, uint16_t slot, Transport t, std::span<const uint8_t> response) {
     const size_t ti = t == Transport::Udp ? 0 : 1;
     const uint16_t rcode = response.size() >= kHeaderSize ? (response[3] & 0x0F) : kRcodeServFail;
@@ -472,9 +478,9 @@ struct DnsServer::Impl {
       const int n = batch.receive(s.fd);
       if (n <= 0) break;  // EAGAIN: drained; other errors (ICMP reports on Linux): wait again, keep serving
       const zones::Snapshot& snap = reader.current();
-      if (&snap != s.seen) {  // a VPC's dns_listen address fixes the view (design §5)
+      if (snap.id() != s.seen) {  // a VPC's dns_listen address fixes the view (design §5)
         s.listener_view = snap.view_for_listener(s.address);
-        s.seen = &snap;
+        s.seen = snap.id();
       }
       client.listener_view = s.listener_view;
       // RRL (server.rrl, off by default) applies to every UDP response, forwarded ones included: a dropped
@@ -501,8 +507,17 @@ struct DnsServer::Impl {
       for (int i = 0; i < n; ++i) {
         const Outcome& oc = batch.outcome[i];
         account(u, snap, oc, Transport::Udp, batch.sender_address(i), batch.query(i), batch.rrl[i]);
-        if (oc.forward && batch.rrl[i] == RrlAction::Pass)
-          forward_udp(w, u.sockets.at(s.address), batch.sender_endpoint(i), batch.query(i), view_slot(u, snap, oc.view));
+        if (oc.forward && batch.rrl[i] == RrlAction::Pass) {
+          const uint16_t slot = view_slot(u, snap, oc.view);
+          if (w.forwards_queued.load(std::memory_order_relaxed) < kMaxQueuedForwards) {
+            forward_udp(w, u.sockets.at(s.address), batch.sender_endpoint(i), batch.query(i), slot);
+          } else {
+            const size_t m = servfail(batch.query(i), batch.answer(i));
+            count_forwarded_slot(u, slot, Transport::Udp, std::span(batch.answer(i).data(), m));
+            const msghdr& h = batch.in_msgs[i].msg_hdr;
+            ::sendto(s.fd, batch.answer(i).data(), m, MSG_DONTWAIT, static_cast<const sockaddr*>(h.msg_name), h.msg_namelen);
+          }
+        }
       }
       if (n < kUdpBatch) break;
     }
@@ -513,12 +528,14 @@ struct DnsServer::Impl {
   void forward_udp(Worker& w, std::shared_ptr<UdpSocket> s, const udp::endpoint& to, std::span<const uint8_t> query,
                    uint16_t slot) {
     std::vector<uint8_t> q(query.begin(), query.end());
+    w.forwards_queued.fetch_add(1, std::memory_order_relaxed);
     asio::post(w.ctx, [this, &w, s = std::move(s), to, q = std::move(q), slot]() mutable {
       auto reply = [this, &w, s, to, q, slot](std::span<const uint8_t> answer) {
+        w.forwards_queued.fetch_sub(1, std::memory_order_relaxed);
         std::array<uint8_t, 4096> out;
         size_t m = fit_forwarded(q, answer, udp_limit(q), out);
         count_forwarded_slot(w, slot, Transport::Udp, std::span(out.data(), m));
-        ::sendto(s->fd, out.data(), m, MSG_DONTWAIT, to.data(), static_cast<socklen_t>(to.size()));
+        if (s->fd >= 0) ::sendto(s->fd, out.data(), m, MSG_DONTWAIT, to.data(), static_cast<socklen_t>(to.size()));
       };
       if (!w.forwarder) {
         reply({});
@@ -529,7 +546,11 @@ struct DnsServer::Impl {
   }
 
   // Waits for the forwarders' answer to a TCP query; writes the framed answer into `out`, returns its size.
+  // `view` belongs to the snapshot account() just saw; its counter slot is taken now, before other sessions
+  // can move the worker's cache to another snapshot while this one waits.
   awaitable<size_t> forward_tcp(Worker& w, std::span<const uint8_t> query, std::span<uint8_t> out, int32_t view) {
+    const uint16_t slot =
+        view >= 0 && static_cast<size_t>(view) < w.view_slots.size() ? w.view_slots[static_cast<size_t>(view)] : 0;
     struct Wait {
       explicit Wait(asio::io_context& ctx) : timer(ctx) {}
       asio::steady_timer timer;
@@ -548,7 +569,7 @@ struct DnsServer::Impl {
       while (!st->done) co_await st->timer.async_wait(asio::redirect_error(use_awaitable, ec));
     }
     size_t m = fit_forwarded(query, st->answer, 65535, out);
-    count_forwarded(w, view, Transport::Tcp, out.subspan(0, m));
+    count_forwarded_slot(w, slot, Transport::Tcp, out.subspan(0, m));
     co_return m;
   }
 
@@ -742,7 +763,7 @@ struct DnsServer::Impl {
         if (ec) break;  // EOF or reset
         b->commit_read(n);
         // A client that keeps the socket full would keep this thread to itself: after a few batches, let the
-        // other connections and the UDP loop on this thread have a turn (then read again, no wait needed).
+        // other connections on this thread have a turn (then read again, no wait needed).
         if (++rounds == kTcpRoundsPerWake) {
           rounds = 0;
           co_await asio::post(w.ctx, use_awaitable);
@@ -857,7 +878,8 @@ void DnsServer::set_listeners(const std::vector<zones::HostPort>& listen) {
   try {
     for (const auto& hp : added) {
       probe_unused(hp);
-      Fds f{hp, {}};
+      opened.push_back(Fds{hp, {}});  // before the first bind: a failure on a later worker closes these too
+      Fds& f = opened.back();
       for (size_t i = 0; i < impl_->workers.size(); ++i) {
         int u = open_bound(hp, SOCK_DGRAM);
         int t = -1;
@@ -869,7 +891,6 @@ void DnsServer::set_listeners(const std::vector<zones::HostPort>& listen) {
         }
         f.per_worker.emplace_back(u, t);
       }
-      opened.push_back(std::move(f));
     }
   } catch (...) {
     for (auto& f : opened)
@@ -889,7 +910,11 @@ void DnsServer::set_listeners(const std::vector<zones::HostPort>& listen) {
   for (const auto& hp : removed)
     for (auto& wp : impl_->workers) {
       Worker& w = *wp;
-      w.udp->post([&w, hp] { w.udp->remove(hp); });
+      // The socket closes on the worker's io_context, where forwarded answers are sent from it: promptly, so
+      // that a reload may bind the address again, and never under a reply that is still using it.
+      w.udp->post([&w, hp] {
+        if (auto s = w.udp->remove(hp)) asio::post(w.ctx, [s] { s->close(); });
+      });
       asio::post(w.ctx, [&w, hp] {
         if (auto it = w.listeners.find(hp); it != w.listeners.end()) {
           Impl::close_listener(*it->second);

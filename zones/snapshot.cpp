@@ -373,7 +373,9 @@ std::shared_ptr<const Snapshot> compile_snapshot(std::shared_ptr<const Model> mo
 
 std::shared_ptr<const Snapshot> compile_snapshot(std::shared_ptr<const Model> model, uint32_t serial,
                                                  std::vector<ViewZones> zones, bool keep_records) {
+  static std::atomic<uint64_t> next_id{1};
   auto snap = std::make_shared<Snapshot>();
+  snap->id_ = next_id.fetch_add(1, std::memory_order_relaxed);
   snap->model_ = model;
   snap->serial_ = serial;
   Compiler compiler(snap->arena_, snap->answers_);

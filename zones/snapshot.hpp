@@ -84,6 +84,9 @@ class Snapshot : public std::enable_shared_from_this<Snapshot> {
   const Model& model() const { return *model_; }
   const std::shared_ptr<const Model>& model_ptr() const { return model_; }
   uint32_t serial() const { return serial_; }
+  // Unique per snapshot built by this process (an address can be reused once a snapshot is freed; this is
+  // not): what per-thread caches keyed by "the snapshot I last saw" compare.
+  uint64_t id() const { return id_; }
   // The zones a view holds itself (for a VPC: its private zones; the public zone is view 0's).
   const std::vector<ZoneContent>& zones(uint32_t view) const { return views_.at(view).contents; }
 
@@ -119,6 +122,7 @@ class Snapshot : public std::enable_shared_from_this<Snapshot> {
 
   std::shared_ptr<const Model> model_;
   uint32_t serial_ = 0;
+  uint64_t id_ = 0;
   std::vector<View> views_;
   std::vector<uint8_t> client_prefix_lengths_;  // distinct dns_clients lengths, longest first (v4 and v6 apart)
   std::vector<uint8_t> client_prefix_lengths_v6_;
