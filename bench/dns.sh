@@ -20,7 +20,9 @@ RATE=${RATE:-20000}            # qps of the fixed-rate run; must stay below ever
 CLIENTS=${CLIENTS:-8}          # dnsperf -c (sockets)
 DNSPERF_THREADS=${DNSPERF_THREADS:-1}
 PY=/usr/bin/python3
-PORT=${PORT:-$((20000 + RANDOM % 20000))}
+. "$SRC/bench/lib.sh"
+read -r FREE_PORT ADMIN_PORT <<<"$(free_ports 2)"
+PORT=${PORT:-$FREE_PORT}
 
 bash "$SRC/bench/install.sh" || { echo "bench/install.sh failed" >&2; exit 1; }
 [ -x "$VPCED" ] || { echo "no $VPCED: build first" >&2; exit 1; }
@@ -32,32 +34,12 @@ trap cleanup EXIT
 # --- inputs --------------------------------------------------------------------------------------------------
 $PY "$SRC/bench/gen_config.py" "$W/bench.toml" "$W/state" "127.0.0.1:$PORT"
 # The admin API off its default port (8053), so two benches on one machine do not collide.
-sed -i "s/^\[server\]\$/[server]\nadmin_listen = \"127.0.0.1:$((PORT + 1))\"/" "$W/bench.toml"
+sed -i "s/^\[server\]\$/[server]\nadmin_listen = \"127.0.0.1:$ADMIN_PORT\"/" "$W/bench.toml"
 "$VPCED" zone -c "$W/bench.toml" >"$W/zone.txt" || { echo "vpced zone failed" >&2; exit 1; }
 APEX=$(awk '$4 == "SOA" {print $1; exit}' "$W/zone.txt")
 $PY "$SRC/bench/make_queries.py" "$W/zone.txt" "$W/queries.txt" 100000
 
-cat >"$W/nsd.conf" <<NSD
-server:
-  ip-address: 127.0.0.1@$PORT
-  server-count: $THREADS
-  rrl-ratelimit: 0
-  database: ""
-  zonelistfile: "$W/nsd.zonelist"
-  xfrdfile: "$W/nsd.xfrd"
-  xfrdir: "$W"
-  pidfile: "$W/nsd.pid"
-  username: ""
-  chroot: ""
-  zonesdir: "$W"
-  verbosity: 0
-  do-ip6: no
-remote-control:
-  control-enable: no
-zone:
-  name: $APEX
-  zonefile: $W/zone.txt
-NSD
+nsd_conf "$PORT" "$THREADS" "$APEX" "$W/zone.txt"
 mkdir -p "$W/knot"
 cat >"$W/knot.conf" <<KNOT
 server:

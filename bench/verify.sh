@@ -22,25 +22,9 @@ DOMAINS=${DOMAINS:-10}
 TIMEOUT=${TIMEOUT:-300}      # seconds a cycle may take before the round is reported as not finished
 TARGET=10                    # seconds: issue 7's target for 10,000 names
 PY=/usr/bin/python3
+. "$SRC/bench/lib.sh"
 # Three ports free for both TCP and UDP on 127.0.0.1 right now: vpced's DNS, its admin API, NSD.
-read -r PORT ADMIN NSD_PORT <<<"$($PY - <<'PYEOF'
-import socket
-held, ports = [], []
-while len(ports) < 3:
-    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    t.bind(("127.0.0.1", 0))
-    port = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", port))
-    except OSError:
-        t.close()
-        continue
-    held += [t, u]
-    ports.append(port)
-print(*ports)
-PYEOF
-)"
+read -r PORT ADMIN NSD_PORT <<<"$(free_ports 3)"
 
 bash "$SRC/bench/install.sh" || { echo "bench/install.sh failed" >&2; exit 1; }
 [ -x "$VPCED" ] || { echo "no $VPCED: build first" >&2; exit 1; }
@@ -70,27 +54,7 @@ $PY "$SRC/bench/gen_verify.py" config "$CONF" "$W/state" "127.0.0.1:$PORT" "127.
 records=$($PY "$SRC/bench/gen_verify.py" zone "$W/describe.json" "$W/bench.example.zone" 2026010100)
 [ "$records" -eq "$SERVICES" ] || { echo "zone has $records TXT records, want $SERVICES" >&2; exit 1; }
 nsd-checkzone bench.example "$W/bench.example.zone" >/dev/null || { echo "nsd-checkzone rejects the zone" >&2; exit 1; }
-cat >"$W/nsd.conf" <<NSD
-server:
-  ip-address: 127.0.0.1@$NSD_PORT
-  server-count: 1
-  rrl-ratelimit: 0
-  database: ""
-  zonelistfile: "$W/nsd.zonelist"
-  xfrdfile: "$W/nsd.xfrd"
-  xfrdir: "$W"
-  pidfile: "$W/nsd.pid"
-  username: ""
-  chroot: ""
-  zonesdir: "$W"
-  verbosity: 0
-  do-ip6: no
-remote-control:
-  control-enable: no
-zone:
-  name: bench.example
-  zonefile: $W/bench.example.zone
-NSD
+nsd_conf "$NSD_PORT" 1 bench.example "$W/bench.example.zone"
 nsd -d -c "$W/nsd.conf" >"$W/nsd.log" 2>&1 &
 NSD_PID=$!
 for _ in $(seq 100); do

@@ -1,0 +1,49 @@
+# Shared by the bench scripts (sourced; they set SRC, and W for nsd_conf).
+
+# Prints N ports (default 1) free for both TCP and UDP on 127.0.0.1 right now, all different: each is held
+# while the next is chosen.
+free_ports() {
+  /usr/bin/python3 - "${1:-1}" <<'PYEOF'
+import socket, sys
+held, ports = [], []
+while len(ports) < int(sys.argv[1]):
+    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    t.bind(("127.0.0.1", 0))
+    port = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1", port))
+    except OSError:
+        t.close()
+        continue
+    held += [t, u]
+    ports.append(port)
+print(*ports)
+PYEOF
+}
+
+# Writes $W/nsd.conf: `nsd -d` serving ZONE from FILE on 127.0.0.1@PORT with COUNT server processes, no
+# rate limiting, no control port, everything it writes under $W.  usage: nsd_conf PORT COUNT ZONE FILE
+nsd_conf() {
+  cat >"$W/nsd.conf" <<NSD
+server:
+  ip-address: 127.0.0.1@$1
+  server-count: $2
+  rrl-ratelimit: 0
+  database: ""
+  zonelistfile: "$W/nsd.zonelist"
+  xfrdfile: "$W/nsd.xfrd"
+  xfrdir: "$W"
+  pidfile: "$W/nsd.pid"
+  username: ""
+  chroot: ""
+  zonesdir: "$W"
+  verbosity: 0
+  do-ip6: no
+remote-control:
+  control-enable: no
+zone:
+  name: $3
+  zonefile: $4
+NSD
+}
