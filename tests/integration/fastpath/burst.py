@@ -4,6 +4,8 @@ a burst comes back with TC; malformed packets inside a burst (dropped, or FORMER
 Prints "FAIL: ..." lines and a final "CHECKS n" (lib.sh py_checks).
 usage: burst.py PORT ZONE_FILE"""
 import random, select, socket, struct, sys, time
+import os
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/integration/dnswire.py
 from dnswire import Checks, load_zone, parse, query, wire_name
 
 port, zone_file = int(sys.argv[1]), sys.argv[2]

@@ -5,6 +5,8 @@ ends the connection after the answers before it. A UDP upstream on UPSTREAM_PORT
 forwarded name with 192.0.2.77. Prints "FAIL: ..." lines and a final "CHECKS n" (lib.sh py_checks).
 usage: tcp_pipeline.py PORT ZONE_FILE UPSTREAM_PORT"""
 import random, socket, struct, sys, threading, time
+import os
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/integration/dnswire.py
 from dnswire import Checks, load_zone, parse, query, skip_name
 
 port, zone_file, upstream_port = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])

@@ -12,43 +12,22 @@ import struct
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/integration/dnswire.py
+from dnswire import parse as dnswire_parse, query
+
 MAX_QUERIES = 200000
 MAX_SECONDS = 60
 
 
 def build(qid, name):
-    q = struct.pack(">HHHHHH", qid, 0x0000, 1, 0, 0, 1)
-    for label in name.rstrip(".").split("."):
-        q += bytes([len(label)]) + label.encode()
-    q += b"\x00" + struct.pack(">HH", 1, 1)
-    q += b"\x00" + struct.pack(">HHIH", 41, 1232, 0, 0)  # OPT
-    return q
-
-
-def skip_name(p, i):
-    while True:
-        n = p[i]
-        if n & 0xC0 == 0xC0:
-            return i + 2
-        if n == 0:
-            return i + 1
-        i += 1 + n
+    return query(qid, name, 1, flags=0x0000, edns=1232)
 
 
 def parse(p, qid):
-    rid, flags, qd, an, ns, ar = struct.unpack(">HHHHHH", p[:12])
+    rid, flags, _, addrs, _ = dnswire_parse(p)
     if rid != qid:
         return None
     rcode = flags & 0x0F
-    i = skip_name(p, 12) + 4
-    addrs = []
-    for _ in range(an):
-        i = skip_name(p, i)
-        rtype, _, _, rdlen = struct.unpack(">HHIH", p[i:i + 10])
-        i += 10
-        if rtype == 1:
-            addrs.append(socket.inet_ntoa(p[i:i + 4]))
-        i += rdlen
     if rcode == 3:
         return ["NXDOMAIN"]
     if rcode != 0:

@@ -1,4 +1,5 @@
-"""What burst.py and tcp_pipeline.py share: the check counter (lib.sh py_checks reads "FAIL: ..." lines and
+"""What the python query clients of the integration tests share (fastpath/burst.py, fastpath/tcp_pipeline.py,
+reload/load.py): the check counter (lib.sh py_checks reads "FAIL: ..." lines and
 a final "CHECKS n"), the zone file as a dict of A sets, and a small DNS message builder and parser."""
 import socket, struct
 
