@@ -270,7 +270,7 @@ struct Listener {
 
 // One UDP socket of a worker. Its UDP thread reads and answers on it; answers from the forwarders are sent
 // from the worker's io_context through the same descriptor, so it closes when the last holder lets go.
-struct UdpSocket {
+struct UdpSocket : std::enable_shared_from_this<UdpSocket> {
   zones::HostPort address;
   int fd = -1;
   uint64_t seen = 0;  // Snapshot::id() listener_view was taken from (UDP thread only)
@@ -425,7 +425,7 @@ struct DnsServer::Impl {
     if (options.query_log) log_query(snap, oc, t, from, query);
   }
 
-  void count_forwarded_slot(CounterCache& w, uint16_t slot, Transport t, std::span<const uint8_t> response) {
+  void count_forwarded(CounterCache& w, uint16_t slot, Transport t, std::span<const uint8_t> response) {
     const size_t ti = t == Transport::Udp ? 0 : 1;
     const uint16_t rcode = response.size() >= kHeaderSize ? (response[3] & 0x0F) : kRcodeServFail;
     zones::bump(w.counters->views[slot].responses[ti][rcode_bucket(rcode)]);
@@ -510,10 +510,10 @@ struct DnsServer::Impl {
         if (oc.forward && batch.rrl[i] == RrlAction::Pass) {
           const uint16_t slot = view_slot(u, snap, oc.view);
           if (w.forwards_queued.load(std::memory_order_relaxed) < kMaxQueuedForwards) {
-            forward_udp(w, u.sockets.at(s.address), batch.sender_endpoint(i), batch.query(i), slot);
+            forward_udp(w, s.shared_from_this(), batch.sender_endpoint(i), batch.query(i), slot);
           } else {
             const size_t m = servfail(batch.query(i), batch.answer(i));
-            count_forwarded_slot(u, slot, Transport::Udp, std::span(batch.answer(i).data(), m));
+            count_forwarded(u, slot, Transport::Udp, std::span(batch.answer(i).data(), m));
             const msghdr& h = batch.in_msgs[i].msg_hdr;
             ::sendto(s.fd, batch.answer(i).data(), m, MSG_DONTWAIT, static_cast<const sockaddr*>(h.msg_name), h.msg_namelen);
           }
@@ -534,7 +534,7 @@ struct DnsServer::Impl {
         w.forwards_queued.fetch_sub(1, std::memory_order_relaxed);
         std::array<uint8_t, 4096> out;
         size_t m = fit_forwarded(q, answer, udp_limit(q), out);
-        count_forwarded_slot(w, slot, Transport::Udp, std::span(out.data(), m));
+        count_forwarded(w, slot, Transport::Udp, std::span(out.data(), m));
         if (s->fd >= 0) ::sendto(s->fd, out.data(), m, MSG_DONTWAIT, to.data(), static_cast<socklen_t>(to.size()));
       };
       if (!w.forwarder) {
@@ -546,11 +546,8 @@ struct DnsServer::Impl {
   }
 
   // Waits for the forwarders' answer to a TCP query; writes the framed answer into `out`, returns its size.
-  // `view` belongs to the snapshot account() just saw; its counter slot is taken now, before other sessions
-  // can move the worker's cache to another snapshot while this one waits.
-  awaitable<size_t> forward_tcp(Worker& w, std::span<const uint8_t> query, std::span<uint8_t> out, int32_t view) {
-    const uint16_t slot =
-        view >= 0 && static_cast<size_t>(view) < w.view_slots.size() ? w.view_slots[static_cast<size_t>(view)] : 0;
+  // `slot` is the query's view counter slot (view_slot), taken by the caller from the query's own snapshot.
+  awaitable<size_t> forward_tcp(Worker& w, std::span<const uint8_t> query, std::span<uint8_t> out, uint16_t slot) {
     struct Wait {
       explicit Wait(asio::io_context& ctx) : timer(ctx) {}
       asio::steady_timer timer;
@@ -569,7 +566,7 @@ struct DnsServer::Impl {
       while (!st->done) co_await st->timer.async_wait(asio::redirect_error(use_awaitable, ec));
     }
     size_t m = fit_forwarded(query, st->answer, 65535, out);
-    count_forwarded_slot(w, slot, Transport::Tcp, out.subspan(0, m));
+    count_forwarded(w, slot, Transport::Tcp, out.subspan(0, m));
     co_return m;
   }
 
@@ -733,7 +730,7 @@ struct DnsServer::Impl {
               restart_idle(*c);
               continue;
             }
-            m = co_await forward_tcp(w, query, b->answer_space(), oc.view);
+            m = co_await forward_tcp(w, query, b->answer_space(), view_slot(w, snap, oc.view));
           }
           if (m == 0) {  // a dropped query ends the connection (NSD), after the answers before it
             end = true;
