@@ -150,14 +150,21 @@ struct Daemon::Impl {
 
   // Rebuilds the snapshot from the live config with fresh run-time inputs (verification, health) and
   // publishes it; the config file is not re-read.
-  void rebuild(std::string_view why) {
-    auto current = holder.get();
-    zones::Diagnostics diags;
+  // How the daemon loads and rebuilds: identity and serial persisted, the live run-time inputs, zone records
+  // kept only where a transfer can be allowed.
+  zones::LoadOptions load_options() const {
     zones::LoadOptions lo;
     lo.persist = true;
     lo.now_unix = static_cast<uint32_t>(std::time(nullptr));
     lo.runtime = runtime;
-    lo.keep_zone_records = false;  // only where a transfer can be allowed
+    lo.keep_zone_records = false;
+    return lo;
+  }
+
+  void rebuild(std::string_view why) {
+    auto current = holder.get();
+    zones::Diagnostics diags;
+    const zones::LoadOptions lo = load_options();
     std::shared_ptr<const zones::Snapshot> next;
     try {
       next = zones::rebuild_snapshot(current->model(), lo, diags);
@@ -219,11 +226,7 @@ struct Daemon::Impl {
   std::shared_ptr<const zones::Snapshot> load(std::vector<std::string>& errors, double& seconds) {
     const auto t0 = std::chrono::steady_clock::now();
     zones::Diagnostics diags;
-    zones::LoadOptions lo;
-    lo.persist = true;
-    lo.now_unix = static_cast<uint32_t>(std::time(nullptr));
-    lo.runtime = runtime;
-    lo.keep_zone_records = false;  // only where a transfer can be allowed
+    const zones::LoadOptions lo = load_options();
     std::shared_ptr<const zones::Snapshot> snap;
     try {
       snap = zones::load_snapshot(options.config, lo, diags);
