@@ -41,25 +41,7 @@ $PY "$SRC/bench/make_queries.py" "$W/zone.txt" "$W/queries.txt" 100000
 
 nsd_conf "$PORT" "$THREADS" "$APEX" "$W/zone.txt"
 mkdir -p "$W/knot"
-cat >"$W/knot.conf" <<KNOT
-server:
-  listen: 127.0.0.1@$PORT
-  rundir: $W/knot
-  udp-workers: $THREADS
-  tcp-workers: $THREADS
-  background-workers: 1
-database:
-  storage: $W/knot
-log:
-  - target: stderr
-    any: warning
-zone:
-  - domain: $APEX
-    storage: $W
-    file: $W/zone.txt
-    journal-content: none
-    zonefile-sync: -1
-KNOT
+knot_conf "$PORT" "$THREADS" "$APEX" "$W/zone.txt"
 
 # PowerDNS: its own config dir, the bind backend on the same zone file. Defaults otherwise (the packet cache
 # included: that is what its users run), except what running unprivileged on loopback needs: no daemon, no

@@ -47,3 +47,28 @@ zone:
   zonefile: $4
 NSD
 }
+
+# Writes $W/knot.conf: knotd serving ZONE from FILE on 127.0.0.1@PORT with THREADS UDP and TCP workers, the
+# zone file never rewritten and no journal, everything it writes under $W.  usage: knot_conf PORT THREADS ZONE
+# FILE (mkdir "$W/knot" first)
+knot_conf() {
+  cat >"$W/knot.conf" <<KNOT
+server:
+  listen: 127.0.0.1@$1
+  rundir: $W/knot
+  udp-workers: $2
+  tcp-workers: $2
+  background-workers: 1
+database:
+  storage: $W/knot
+log:
+  - target: stderr
+    any: warning
+zone:
+  - domain: $3
+    storage: $W
+    file: $4
+    journal-content: none
+    zonefile-sync: -1
+KNOT
+}

@@ -18,8 +18,9 @@ ENDPOINTS=${ENDPOINTS:-100000}
 RELOADS=${RELOADS:-20}
 DURATION=${DURATION:-20}       # seconds of the dnsperf run that the reloads happen in
 PY=/usr/bin/python3
-PORT=${PORT:-$((20000 + RANDOM % 20000))}
-ADMIN=$((PORT + 1))
+. "$SRC/bench/lib.sh"
+read -r FREE_PORT ADMIN <<<"$(free_ports 2)"
+PORT=${PORT:-$FREE_PORT}
 
 bash "$SRC/bench/install.sh" || { echo "bench/install.sh failed" >&2; exit 1; }
 [ -x "$VPCED" ] || { echo "no $VPCED: build first" >&2; exit 1; }
@@ -95,25 +96,7 @@ NAME=$(awk '$4 == "A" && $1 ~ /^vpce-/ {print $1; exit}' "$W/zone.txt")
 RECORDS=$(grep -c $'\tIN\t' "$W/zone.txt")
 NAMES=$(awk '$3 == "IN" {print $1}' "$W/zone.txt" | sort -u | wc -l)
 mkdir -p "$W/knot"
-cat >"$W/knot.conf" <<KNOT
-server:
-  listen: 127.0.0.1@$PORT
-  rundir: $W/knot
-  udp-workers: 1
-  tcp-workers: 1
-  background-workers: 1
-database:
-  storage: $W/knot
-log:
-  - target: stderr
-    any: warning
-zone:
-  - domain: $APEX
-    storage: $W
-    file: $W/zone.txt
-    journal-content: none
-    zonefile-sync: -1
-KNOT
+knot_conf "$PORT" 1 "$APEX" "$W/zone.txt"
 echo "config: $ENDPOINTS endpoints, $RECORDS records, $NAMES names; vpced zone took $zone_ms ms" | tee "$W/summary.txt"
 
 # --- (a) check, (b) first answer, (c) memory, (d) reload: rounds alternate vpced and Knot ---------------------
