@@ -1,6 +1,7 @@
 // The daemon's control loop: initial load, signals, reloads, status and metrics of the process.
 #include "cmd/daemon.hpp"
 
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -84,6 +85,10 @@ struct Daemon::Impl {
   dns::TransferContext transfer;        // TSIG keys and IXFR history for the DNS workers
   std::shared_ptr<const std::vector<dns::TsigKey>> staged_keys;  // read by the last successful load
   std::unique_ptr<dns::Notifier> notifier;
+  // Snapshots replaced by a publish and possibly still held (a TCP session or a transfer finishing with the
+  // one it started on); once one is gone its pages go back to the kernel (release_retired).
+  std::vector<std::weak_ptr<const zones::Snapshot>> retired;
+  asio::steady_timer retired_timer{ctx};
 
   // Reads the TSIG secrets of transfer.keys (docs/secondaries.md): an unreadable or malformed file fails the
   // load; a file readable by group or others is a warning.
@@ -115,6 +120,7 @@ struct Daemon::Impl {
   void publish(std::shared_ptr<const zones::Snapshot> snap) {
     auto before = holder.get();
     holder.publish(snap);
+    if (server) server->snapshot_published();
     const auto& state_dir = snap->model().config.server.state_dir;
     if (!zones::transfers_configured(snap->model().config)) {
       // No secondary and no ACL or key: every transfer is refused, so an IXFR history would only cost memory
@@ -146,6 +152,23 @@ struct Daemon::Impl {
     }
     if (relay)
       for (const auto& e : relay->update(snap)) log(Level::Warn, "relay: " + e);
+    if (before) retired.push_back(before);
+    before.reset();
+    release_retired();
+  }
+
+  // A replaced snapshot is freed by whichever thread lets go of it last, in the middle of the heap, where
+  // free() returns nothing to the kernel: without malloc_trim, RSS after a reload would keep both snapshots'
+  // pages for the life of the process. Checks now, then every 100 ms while one is still held.
+  void release_retired() {
+    const size_t before = retired.size();
+    std::erase_if(retired, [](const auto& w) { return w.expired(); });
+    if (retired.size() != before) malloc_trim(0);
+    if (retired.empty()) return;
+    retired_timer.expires_after(std::chrono::milliseconds(100));
+    retired_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) release_retired();
+    });
   }
 
   // Rebuilds the snapshot from the live config with fresh run-time inputs (verification, health) and
@@ -386,6 +409,8 @@ int Daemon::run() {
   log(Level::Info, "serving zone " + snap->model().zone_apex + " serial " + std::to_string(snap->serial()) + " on " +
                        listen + " (udp, tcp); admin on http://" + zones::to_string(server_cfg.admin_listen));
   sd_notify("READY=1");
+  // The holder has it: kept here, the first snapshot (model and config with it) would outlive every reload.
+  snap.reset();
 
   asio::signal_set signals(d.ctx, SIGHUP, SIGTERM, SIGINT);
   std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec,

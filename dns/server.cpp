@@ -461,7 +461,10 @@ struct DnsServer::Impl {
         else
           serve_udp(w, *static_cast<UdpSocket*>(events[static_cast<size_t>(i)].data.ptr), reader, *batch);
       }
-      if (commands) u.run_commands();
+      if (commands) {
+        u.run_commands();
+        reader.refresh();  // DnsServer::snapshot_published wakes an idle thread to let the old snapshot go
+      }
     }
     u.sockets.clear();
   }
@@ -775,8 +778,9 @@ struct DnsServer::Impl {
     metrics.tcp_connections.fetch_sub(1, std::memory_order_relaxed);
   }
 
+  // Takes the snapshot from the holder at each accept (a mutex, once per connection) instead of keeping a
+  // reader: a listener that sees no connection for a long time would hold on to an old snapshot.
   awaitable<void> tcp_accept_loop(Worker& w, std::shared_ptr<Listener> l) {
-    zones::SnapshotReader reader(holder);
     asio::steady_timer backoff(w.ctx);
     for (;;) {
       boost::system::error_code ec;
@@ -801,7 +805,8 @@ struct DnsServer::Impl {
         continue;
       }
       const size_t slot = tcp_sources.slot(from_asio(peer.address()));
-      if (!tcp_sources.try_acquire(slot, reader.current().model().config.server.tcp_max_connections_per_source)) {
+      const uint32_t per_source = holder.get()->model().config.server.tcp_max_connections_per_source;
+      if (!tcp_sources.try_acquire(slot, per_source)) {
         zones::bump(w.counters->tcp_refused_per_source);
         socket.close(ec);
         continue;
@@ -923,6 +928,10 @@ void DnsServer::set_listeners(const std::vector<zones::HostPort>& listen) {
 }
 
 const std::vector<zones::HostPort>& DnsServer::listeners() const { return impl_->listen; }
+
+void DnsServer::snapshot_published() {
+  for (auto& wp : impl_->workers) wp->udp->post([] {});
+}
 
 void DnsServer::set_forwarders(const std::vector<zones::HostPort>& servers) {
   for (auto& wp : impl_->workers) {

@@ -43,6 +43,9 @@ class DnsServer {
   const std::vector<zones::HostPort>& listeners() const;
   // The upstreams for names outside every zone (server.forwarders); empty: such names are REFUSED.
   void set_forwarders(const std::vector<zones::HostPort>& servers);
+  // Call after publishing a snapshot to the holder: every UDP thread takes it now, so that an idle thread does
+  // not keep the previous snapshot (and its model) alive until its next query.
+  void snapshot_published();
   // Graceful stop: closes the listeners, lets open TCP connections finish the query in hand (up to
   // drain_timeout_ms), then joins the threads.
   void stop();

@@ -167,6 +167,15 @@ class SnapshotReader {
     }
     return *local_;
   }
+  // Takes the newest snapshot if one was published, without using it: an idle reader that calls this when
+  // told of a publication lets the previous snapshot go (a reader keeps what it last saw until then).
+  void refresh() {
+    uint64_t g = holder_.generation();
+    if (g != seen_) {
+      local_ = holder_.get();
+      seen_ = g;
+    }
+  }
 
  private:
   const SnapshotHolder& holder_;
