@@ -281,6 +281,11 @@ struct Daemon::Impl {
       w.sample("vpced_snapshot_generation", {}, double(holder.generation()));
       w.family("vpced_snapshot_build_seconds", "gauge", "Seconds the last successful snapshot build took.");
       w.sample("vpced_snapshot_build_seconds", {}, last_build_seconds);
+      w.family("vpced_snapshots_retained", "gauge",
+               "Snapshots replaced by a later one and still in memory (held by a TCP session or a transfer in "
+               "progress); 0 once they are freed.");
+      w.sample("vpced_snapshots_retained", {},
+               double(std::count_if(retired.begin(), retired.end(), [](const auto& r) { return !r.expired(); })));
       auto snap = holder.get();
       if (snap) {
         w.family("vpced_zone_serial", "gauge", "SOA serial of the public zone.");

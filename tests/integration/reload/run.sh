@@ -59,6 +59,14 @@ check_eq "wrong answers during reloads" 0 "$wrong"
 check_eq "timeouts during reloads" 0 "$timeouts"
 check_eq "every query answered right" "$sent" "$ok"
 echo "reload under load: $load across 20 reloads"
+# Every replaced snapshot is freed once nothing serves from it (the load has stopped): none stays in memory.
+retained=""
+for _ in $(seq 50); do
+  retained=$(api GET /metrics | sed -n 's/.* vpced_snapshots_retained \([0-9]*\) .*/\1/p')
+  [ "$retained" = 0 ] && break
+  sleep 0.1
+done
+check_eq "replaced snapshots still in memory after the reloads" 0 "$retained"
 
 # --- a broken config keeps the last good one --------------------------------------------------------------
 cp "$DIR/b.toml" "$CONF"
