@@ -51,7 +51,7 @@ uint16_t DnsMetrics::slot(std::string_view view_name) {
 
 WorkerCounters& DnsMetrics::add_worker() {
   std::lock_guard lock(mu_);
-  workers_.push_back(std::make_unique<WorkerCounters>());
+  workers_.push_back(zeroed_object<WorkerCounters>());  // zero is every counter's start value
   return *workers_.back();
 }
 

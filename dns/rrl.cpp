@@ -2,6 +2,7 @@
 #include "dns/rrl.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include "dns/wire.hpp"
@@ -25,13 +26,11 @@ std::string_view to_string(RrlAction a) {
 }
 
 RateLimiter::RateLimiter(size_t buckets, uint64_t seed)
-    : table_(new std::atomic<uint64_t>[round_up_pow2(buckets)]), mask_(round_up_pow2(buckets) - 1), hash_(seed) {
-  for (size_t i = 0; i <= mask_; ++i) table_[i].store(0, std::memory_order_relaxed);
-}
+    : table_(zeroed_array<uint64_t>(round_up_pow2(buckets))), mask_(round_up_pow2(buckets) - 1), hash_(seed) {}
 
 bool RateLimiter::allow(const zones::IpAddr& source, const zones::RrlConfig& config, uint64_t now_us) {
   const uint64_t h = hash_(source, config.ipv4_prefix, config.ipv6_prefix);
-  std::atomic<uint64_t>& bucket = table_[h & mask_];
+  std::atomic_ref<uint64_t> bucket(table_[h & mask_]);
   const uint64_t tag = h >> 48;
   const uint64_t rate = std::max<uint32_t>(config.rate, 1);
   const uint64_t interval = std::max<uint64_t>(1000000 / rate, 1);  // µs per token

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "dns/source_hash.hpp"
+#include "dns/zeroed.hpp"
 #include "zones/config.hpp"
 #include "zones/net.hpp"
 
@@ -38,7 +39,9 @@ class RateLimiter {
   size_t buckets() const { return mask_ + 1; }
 
  private:
-  std::unique_ptr<std::atomic<uint64_t>[]> table_;
+  // Fresh zero pages (dns/zeroed.hpp): with RRL off, or few sources, most of it is never touched and costs no
+  // resident memory. Buckets are read and written through std::atomic_ref.
+  Zeroed<uint64_t[]> table_;
   size_t mask_;
   SourceHash hash_;
 };
