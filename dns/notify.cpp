@@ -44,12 +44,12 @@ std::vector<std::pair<std::string, std::string>> changed_zones(const zones::Snap
   std::map<std::pair<std::string, std::string>, std::string> old;
   if (before)
     for (uint32_t v = 0; v < before->view_count(); ++v)
-      for (const auto& z : before->zones(v)) old[{before->view_name(v), z.apex}] = zones::zone_digest(z);
+      for (const auto& z : before->zones(v)) old[{before->view_name(v), z.apex}] = zones::digest_of(z);
   std::vector<std::pair<std::string, std::string>> out;
   for (uint32_t v = 0; v < after.view_count(); ++v)
     for (const auto& z : after.zones(v)) {
       auto it = old.find({after.view_name(v), z.apex});
-      if (it != old.end() && it->second == zones::zone_digest(z)) continue;
+      if (it != old.end() && it->second == zones::digest_of(z)) continue;
       out.emplace_back(after.view_name(v), z.apex);
     }
   return out;
@@ -64,17 +64,27 @@ std::string key_name(std::string_view name) {
 
 }  // namespace
 
-std::vector<std::string> changed_apexes(const zones::Snapshot* before, const zones::Snapshot& after) {
+namespace {
+
+// The apexes of `changed`, each once, in order.
+std::vector<std::string> apexes_of(const std::vector<std::pair<std::string, std::string>>& changed) {
   std::set<std::string> seen;
   std::vector<std::string> out;
-  for (auto& [view, apex] : changed_zones(before, after))
+  for (auto& [view, apex] : changed)
     if (seen.insert(apex).second) out.push_back(apex);
   return out;
 }
 
+}  // namespace
+
+std::vector<std::string> changed_apexes(const zones::Snapshot* before, const zones::Snapshot& after) {
+  return apexes_of(changed_zones(before, after));
+}
+
 std::vector<NotifyJob> plan_notify(const zones::Snapshot* before, const zones::Snapshot& after, std::span<const TsigKey> keys) {
+  if (after.model().config.transfer.secondaries.empty()) return {};  // nobody to tell: no zone comparison
   const auto changed = changed_zones(before, after);
-  const auto apexes = changed_apexes(before, after);
+  const auto apexes = apexes_of(changed);
   const std::string public_view = after.view_name(zones::Snapshot::kPublicView);
   std::vector<NotifyJob> jobs;
   for (const auto& s : after.model().config.transfer.secondaries) {

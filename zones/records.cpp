@@ -127,6 +127,13 @@ std::string zone_digest(const ZoneContent& zone) {
   return d.hex();
 }
 
+void set_digests(std::vector<ViewZones>& views) {
+  for (auto& view : views)
+    for (auto& zone : view.zones) zone.digest = zone_digest(zone);
+}
+
+std::string digest_of(const ZoneContent& zone) { return zone.digest.empty() ? zone_digest(zone) : zone.digest; }
+
 std::vector<ViewZones> all_zones(const Model& model, uint32_t serial) {
   std::vector<ViewZones> out;
   out.reserve(1 + model.config.vpcs.size());

@@ -21,6 +21,7 @@ struct Record {
 struct ZoneContent {
   std::string apex;  // absolute, with the trailing dot
   std::vector<Record> records;  // SOA first, then sorted by owner and type
+  std::string digest;  // zone_digest(*this) when set_digests ran (the daemon's builds that keep records)
 };
 
 // SOA timers. minimum doubles as the negative-caching TTL (RFC 2308 §5), set to server.ttl.
@@ -40,6 +41,8 @@ std::vector<ZoneContent> private_zones(const Model& model, size_t vpc, uint32_t 
 
 // A digest of everything but the SOA serial: the serial moves exactly when this changes.
 std::string zone_digest(const ZoneContent& zone);
+// The stored digest, or zone_digest(zone) when none was stored.
+std::string digest_of(const ZoneContent& zone);
 
 // The zones of every view: [0] the public view with the public zone, then one per VPC in config order with
 // its private zones. Built once per load: the digest and the snapshot both read it.
@@ -48,6 +51,9 @@ struct ViewZones {
   std::vector<ZoneContent> zones;
 };
 std::vector<ViewZones> all_zones(const Model& model, uint32_t serial);
+// Stores each zone's zone_digest in it (`digest`), so that comparing two snapshots' zones (NOTIFY planning)
+// does not walk every record of both again.
+void set_digests(std::vector<ViewZones>& views);
 
 // Rewrites the serial of every SOA (all_zones with serial 0 → the digest → the serial → this).
 void set_serial(std::vector<ViewZones>& views, uint32_t serial);
