@@ -1,6 +1,7 @@
 // Tests of identity generation, stability across restarts and edits, and crash-safe persistence (design §4).
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
 
 #include "../fixture.hpp"
@@ -147,4 +148,84 @@ TEST_CASE("the serial moves exactly when the zone content changes", "[identity]"
   CHECK(s.serial == 1001);
   CHECK(update_serial(s, "cccc", 5000));
   CHECK(s.serial == 5000);
+}
+
+namespace {
+
+// The state file as a JSON document dumped by nlohmann (what identity_to_json wrote before it wrote directly).
+std::string dom_dump(const IdentityState& state) {
+  using nlohmann::json;
+  json services = json::object();
+  for (const auto& [name, s] : state.services) {
+    json j = {{"id", s.id}};
+    if (s.token) j["verification"] = {{"domain_name", s.token->domain_name}, {"name", s.token->name}, {"value", s.token->value}};
+    services[name] = std::move(j);
+  }
+  json endpoints = json::object();
+  for (const auto& [name, e] : state.endpoints) {
+    json addrs = json::object();
+    for (const auto& [subnet, a] : e.addresses) addrs[subnet] = to_string(a);
+    endpoints[name] = {{"id", e.id}, {"dns_suffix", e.dns_suffix}, {"addresses", std::move(addrs)}};
+  }
+  json root = {{"format", 1}, {"serial", state.serial}, {"zone_digest", state.zone_digest},
+               {"services", std::move(services)}, {"endpoints", std::move(endpoints)}};
+  return root.dump(2) + "\n";
+}
+
+}  // namespace
+
+TEST_CASE("the state file text is what a JSON library writes for the same document", "[identity]") {
+  CHECK(identity_to_json(IdentityState{}) == dom_dump(IdentityState{}));  // empty objects print as {}
+
+  IdentityState s = assign(unpinned() + kExtraEndpoint);
+  s.serial = 2026112701;
+  s.zone_digest = "0123456789abcdef";
+  REQUIRE(s.endpoints.size() >= 3);
+  REQUIRE(!s.services.empty());
+  CHECK(identity_to_json(s) == dom_dump(s));
+
+  // Names that need escaping, an endpoint without addresses, a service with and without a token.
+  s.endpoints["quote\"back\\slash\ttab\x01ctl é"] = EndpointIdentity{"vpce-0123456789abcdef9", "abcdefgh", {}};
+  s.services["plain"] = ServiceIdentity{"vpce-svc-0123456789abcdef9", std::nullopt};
+  s.services["with token"] =
+      ServiceIdentity{"vpce-svc-0123456789abcdef8", VerificationToken{"api.example.com", "_abc", "vpce:xyz"}};
+  const std::string text = identity_to_json(s);
+  CHECK(text == dom_dump(s));
+  CHECK(nlohmann::json::parse(text).at("endpoints").size() == s.endpoints.size());
+}
+
+TEST_CASE("the identity cache is used only while the file is as the process left it", "[identity]") {
+  const auto dir = temp_dir();
+  IdentityState s = assign(unpinned());
+  s.serial = 11;
+  IdentityCache cache;
+  save_identity(dir, s, &cache);
+  REQUIRE(cache.text_hash);
+
+  // Unchanged file: the cached copy is returned (marked here so that a parse of the file would show).
+  cache.state.zone_digest = "from-the-cache";
+  CHECK(load_identity(dir, &cache).zone_digest == "from-the-cache");
+
+  // Replaced by someone else (a restore): read again.
+  IdentityState other = s;
+  other.serial = 22;
+  save_identity(dir, other);
+  CHECK(load_identity(dir, &cache).serial == 22);
+  CHECK(load_identity(dir, &cache).zone_digest == s.zone_digest);
+
+  // Edited in place, as fast as it can be after the last read (same size, same inode): read again.
+  cache.state.serial = 99;  // would show if the stale copy were taken
+  {
+    std::string text = identity_to_json(other);
+    text.replace(text.find("\"serial\": 22"), 12, "\"serial\": 33");
+    std::ofstream out(dir / kIdentityFile, std::ios::binary | std::ios::trunc);
+    out << text;
+  }
+  CHECK(load_identity(dir, &cache).serial == 33);
+
+  // Removed: an empty state, like a first start.
+  std::filesystem::remove(dir / kIdentityFile);
+  CHECK(load_identity(dir, &cache).endpoints.empty());
+  CHECK_FALSE(cache.text_hash);
+  std::filesystem::remove_all(dir);
 }
