@@ -4,8 +4,9 @@
 #  (a) `vpced check` wall time (the whole load path: parse, identity, model, zones, snapshot);
 #  (b) time from `vpced run` (and `knotd` on the same zone file from `vpced zone`) to the first answer;
 #  (c) PSS and RSS once answering; (d) `POST /v1/reload` wall time for a one-endpoint change (the admin
-#  API returns when the new snapshot is live); (e) 20 reloads, each a one-endpoint change, during a dnsperf
-#  run on the 1,000 x 5 bench config: dnsperf's "Queries lost" must be 0.
+#  API returns when the new snapshot is live), then RSS once the replaced snapshots are freed; (e) 20
+#  reloads, each a one-endpoint change, during a dnsperf run on the 1,000 x 5 bench config: dnsperf's
+#  "Queries lost" must be 0.
 # vpced runs with one DNS and one relay thread (the 1,000 x 5 config has 15,000 relay listeners; one socket
 # each per relay thread). Rounds alternate vpced and Knot; medians; every process started is stopped by its pid.
 # usage: bench/reload.sh BUILD_DIR   (environment: ROUNDS ENDPOINTS RELOADS DURATION)
@@ -100,7 +101,7 @@ knot_conf "$PORT" 1 "$APEX" "$W/zone.txt"
 echo "config: $ENDPOINTS endpoints, $RECORDS records, $NAMES names; vpced zone took $zone_ms ms" | tee "$W/summary.txt"
 
 # --- (a) check, (b) first answer, (c) memory, (d) reload: rounds alternate vpced and Knot ---------------------
-echo -e "round\tcheck_ms\tvpced_first_ms\tvpced_pss\tvpced_rss\treload_ms\tknot_first_ms\tknot_pss\tknot_rss" >"$W/results.tsv"
+echo -e "round\tcheck_ms\tvpced_first_ms\tvpced_pss\tvpced_rss\treload_ms\tknot_first_ms\tknot_pss\tknot_rss\tvpced_rss_reloaded" >"$W/results.tsv"
 for round in $(seq "$ROUNDS"); do
   t0=$(now_ms)
   "$VPCED" check -c "$CONF" >/dev/null || { echo "vpced check failed" >&2; exit 1; }
@@ -115,13 +116,20 @@ for round in $(seq "$ROUNDS"); do
     reload >>"$W/reload_ms" || exit 1
   done
   reload_ms=$(median <"$W/reload_ms")
+  # Memory once the replaced snapshots are gone (vpced_snapshots_retained 0, or 10 s at most): a reload must
+  # not leave the previous snapshot, or the build's transient pages, resident.
+  for _ in $(seq 100); do
+    curl -s "http://127.0.0.1:$ADMIN/metrics" | grep -q '^vpced_snapshots_retained 0$' && break
+    sleep 0.1
+  done
+  read -r _ vrss_reloaded <<<"$(mem_kb "$SERVER_PID")"
   stop_server
   start_timed knot "$NAME" || exit 1
   kfirst=$FIRST_MS
   sleep 2
   read -r kpss krss <<<"$(mem_kb "$SERVER_PID")"
   stop_server
-  echo -e "$round\t$check_ms\t$vfirst\t$vpss\t$vrss\t$reload_ms\t$kfirst\t$kpss\t$krss" | tee -a "$W/results.tsv"
+  echo -e "$round\t$check_ms\t$vfirst\t$vpss\t$vrss\t$reload_ms\t$kfirst\t$kpss\t$krss\t$vrss_reloaded" | tee -a "$W/results.tsv"
 done
 
 # --- (e) reloads during a dnsperf run on the 1,000 x 5 bench config --------------------------------------------
@@ -198,6 +206,7 @@ print(f"| start to first answer, ms | {m('vpced_first_ms'):.0f} | {m('knot_first
 print(f"| PSS KiB after start | {m('vpced_pss'):.0f} | {m('knot_pss'):.0f} | {ratio(m('vpced_pss'), m('knot_pss'))} | ≤ 1.00 |")
 print(f"| RSS KiB after start | {m('vpced_rss'):.0f} | {m('knot_rss'):.0f} | {ratio(m('vpced_rss'), m('knot_rss'))} | ≤ 1.00 |")
 print(f"| POST /v1/reload, one-endpoint change, ms (median of 3 per round) | {m('reload_ms'):.0f} | | | < 1000 |")
+print(f"| RSS KiB after those 3 reloads (replaced snapshots freed) | {m('vpced_rss_reloaded'):.0f} | {m('knot_rss'):.0f} | {ratio(m('vpced_rss_reloaded'), m('knot_rss'))} | |")
 print(f"| {reloads} reloads during dnsperf (1,000 x 5 config): queries lost | {lost} of {sent} | | | 0 |")
 print(f"| reload on the 1,000 x 5 config, ms (median) | {float(small_reload):.0f} | | | |")
 PYEOF
