@@ -86,7 +86,6 @@ struct Daemon::Impl {
   dns::TransferContext transfer;        // TSIG keys and IXFR history for the DNS workers
   std::shared_ptr<const std::vector<dns::TsigKey>> staged_keys;  // read by the last successful load
   std::unique_ptr<dns::Notifier> notifier;
-  zones::IdentityCache identity_cache;  // identity.json as the daemon last read or wrote it
   // Snapshots replaced by a publish and possibly still held (a TCP session or a transfer finishing with the
   // one it started on); once one is gone its pages go back to the kernel (release_retired).
   std::vector<std::weak_ptr<const zones::Snapshot>> retired;
@@ -177,13 +176,12 @@ struct Daemon::Impl {
   // publishes it; the config file is not re-read.
   // How the daemon loads and rebuilds: identity and serial persisted, the live run-time inputs, zone records
   // kept only where a transfer can be allowed.
-  zones::LoadOptions load_options() {
+  zones::LoadOptions load_options() const {
     zones::LoadOptions lo;
     lo.persist = true;
     lo.now_unix = static_cast<uint32_t>(std::time(nullptr));
     lo.runtime = runtime;
     lo.keep_zone_records = false;
-    lo.identity_cache = &identity_cache;
     return lo;
   }
 

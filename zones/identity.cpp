@@ -2,7 +2,6 @@
 #include "zones/identity.hpp"
 
 #include <algorithm>
-#include <functional>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -214,8 +213,6 @@ IdentityState parse_identity(const std::filesystem::path& path, const std::strin
   return state;
 }
 
-uint64_t text_hash(std::string_view text) { return std::hash<std::string_view>{}(text); }
-
 }  // namespace
 
 IdentityState load_identity(const std::filesystem::path& state_dir) {
@@ -227,33 +224,6 @@ IdentityState load_identity(const std::filesystem::path& state_dir) {
 void save_identity(const std::filesystem::path& state_dir, const IdentityState& state) {
   std::filesystem::create_directories(state_dir);
   write_file_atomic(state_dir / kIdentityFile, identity_to_json(state));
-}
-
-IdentityState load_identity(const std::filesystem::path& state_dir, IdentityCache* cache) {
-  if (!cache) return load_identity(state_dir);
-  const auto path = state_dir / kIdentityFile;
-  auto text = read_identity_file(path);
-  if (!text) {
-    cache->text_hash.reset();
-    return {};
-  }
-  const uint64_t h = text_hash(*text);
-  if (cache->text_hash == h && cache->size == text->size()) return cache->state;
-  IdentityState state = parse_identity(path, *text);
-  cache->state = state;
-  cache->text_hash = h;
-  cache->size = text->size();
-  return state;
-}
-
-void save_identity(const std::filesystem::path& state_dir, const IdentityState& state, IdentityCache* cache) {
-  std::filesystem::create_directories(state_dir);
-  const std::string text = identity_to_json(state);
-  write_file_atomic(state_dir / kIdentityFile, text);
-  if (!cache) return;
-  cache->state = state;
-  cache->text_hash = text_hash(text);
-  cache->size = text.size();
 }
 
 void assign_identity(const Config& config, IdentityState& state, Diagnostics& diags) {

@@ -48,18 +48,6 @@ inline constexpr const char* kIdentityFile = "identity.json";
 // it is never silently reset.
 IdentityState load_identity(const std::filesystem::path& state_dir);
 void save_identity(const std::filesystem::path& state_dir, const IdentityState& state);
-
-// The state as this process last read or wrote it, with the size and a 64-bit hash of the file's text then.
-// A load through the cache still reads the file, but when its text hashes the same it takes the copy instead
-// of parsing the JSON (100,000 endpoints: ~9 % of a reload); a restored, edited or removed file is read again.
-// Content, not timestamps: an edit within the file system's timestamp granularity would go unseen.
-struct IdentityCache {
-  IdentityState state;
-  std::optional<uint64_t> text_hash;  // none: nothing cached
-  size_t size = 0;
-};
-IdentityState load_identity(const std::filesystem::path& state_dir, IdentityCache* cache);
-void save_identity(const std::filesystem::path& state_dir, const IdentityState& state, IdentityCache* cache);
 std::string identity_to_json(const IdentityState& state);
 
 // Gives every object of `config` the identity it lacks and drops the entries of objects no longer in it.

@@ -19,7 +19,7 @@ std::shared_ptr<const Snapshot> finish(Config config, const LoadOptions& options
   IdentityState state;
   VerificationState verification;
   try {
-    state = load_identity(state_dir, options.identity_cache);
+    state = load_identity(state_dir);
     verification = load_verification(state_dir);
   } catch (LoadError& e) {
     for (const auto& d : e.diags.items()) diags.error(d.pos, d.message);
@@ -35,7 +35,7 @@ std::shared_ptr<const Snapshot> finish(Config config, const LoadOptions& options
   auto zones = all_zones(*model, 0);
   update_serial(state, content_digest(zones), options.now_unix);
   set_serial(zones, state.serial);
-  if (options.persist && state != before) save_identity(state_dir, state, options.identity_cache);
+  if (options.persist && state != before) save_identity(state_dir, state);
   const bool keep_records = options.keep_zone_records || transfers_configured(model->config);
   if (keep_records) set_digests(zones);  // the SOA serial is left out of a digest: no need to redo it
   auto snap = compile_snapshot(std::move(model), state.serial, std::move(zones), keep_records);

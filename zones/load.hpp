@@ -12,8 +12,6 @@
 
 namespace vpced::zones {
 
-struct IdentityCache;  // zones/identity.hpp
-
 struct LoadOptions {
   // Write generated identity and a moved serial to state_dir (under its lock). `check` passes false.
   bool persist = true;
@@ -22,9 +20,6 @@ struct LoadOptions {
   // Keep every zone record (presentation form) in the snapshot. They serve zone transfers, NOTIFY planning
   // and `vpced zone`; false (the daemon) keeps only each zone's SOA when no transfer can be allowed.
   bool keep_zone_records = true;
-  // When set, identity.json is read through it and written through it (IdentityCache): a reload that finds
-  // the file as it last left it does not parse it again. Owned by the caller (the daemon); null: read it.
-  IdentityCache* identity_cache = nullptr;
 };
 
 // Returns null when `diags` holds errors (config, state file, identity). Throws only on I/O failures of

@@ -193,39 +193,3 @@ TEST_CASE("the state file text is what a JSON library writes for the same docume
   CHECK(text == dom_dump(s));
   CHECK(nlohmann::json::parse(text).at("endpoints").size() == s.endpoints.size());
 }
-
-TEST_CASE("the identity cache is used only while the file is as the process left it", "[identity]") {
-  const auto dir = temp_dir();
-  IdentityState s = assign(unpinned());
-  s.serial = 11;
-  IdentityCache cache;
-  save_identity(dir, s, &cache);
-  REQUIRE(cache.text_hash);
-
-  // Unchanged file: the cached copy is returned (marked here so that a parse of the file would show).
-  cache.state.zone_digest = "from-the-cache";
-  CHECK(load_identity(dir, &cache).zone_digest == "from-the-cache");
-
-  // Replaced by someone else (a restore): read again.
-  IdentityState other = s;
-  other.serial = 22;
-  save_identity(dir, other);
-  CHECK(load_identity(dir, &cache).serial == 22);
-  CHECK(load_identity(dir, &cache).zone_digest == s.zone_digest);
-
-  // Edited in place, as fast as it can be after the last read (same size, same inode): read again.
-  cache.state.serial = 99;  // would show if the stale copy were taken
-  {
-    std::string text = identity_to_json(other);
-    text.replace(text.find("\"serial\": 22"), 12, "\"serial\": 33");
-    std::ofstream out(dir / kIdentityFile, std::ios::binary | std::ios::trunc);
-    out << text;
-  }
-  CHECK(load_identity(dir, &cache).serial == 33);
-
-  // Removed: an empty state, like a first start.
-  std::filesystem::remove(dir / kIdentityFile);
-  CHECK(load_identity(dir, &cache).endpoints.empty());
-  CHECK_FALSE(cache.text_hash);
-  std::filesystem::remove_all(dir);
-}
