@@ -1,6 +1,8 @@
 // Admin HTTP/1.1 server (Boost.Beast): health, readiness, metrics and the /v1 JSON API.
 #include "cmd/admin.hpp"
 
+#include <malloc.h>
+
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <map>
@@ -137,6 +139,8 @@ struct Timeouts {
 // time (slow loris) or idles between keep-alive requests is cut off when it expires; the write deadline covers
 // a whole response, so a client that never reads (slow read) is dropped instead of holding the answer.
 // Sessions are coroutines on one io_context: a stalled client never blocks another.
+constexpr size_t kTrimAfterBytes = 4 << 20;
+
 awaitable<void> session(tcp::socket socket, Daemon& d, std::shared_ptr<const Timeouts> timeouts) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
@@ -166,7 +170,14 @@ awaitable<void> session(tcp::socket socket, Daemon& d, std::shared_ptr<const Tim
     }
     stream.expires_after(timeouts->write);
     co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
-    if (ec || !res.keep_alive()) break;
+    const bool keep_alive = res.keep_alive();
+    // A large answer (/metrics or /v1/status of 100,000 endpoints: ~50-60 MB of text, and more while it was
+    // built) leaves its pages resident in the heap once freed: give them back, as after a reload.
+    if (res.body().size() >= kTrimAfterBytes) {
+      res = Response{};
+      malloc_trim(0);
+    }
+    if (ec || !keep_alive) break;
   }
   boost::system::error_code ec;
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);

@@ -344,10 +344,6 @@ int Daemon::run() {
   Impl& d = *impl_;
   std::signal(SIGPIPE, SIG_IGN);
   raise_fd_limit();
-  // One malloc arena for every thread (glibc makes up to 8 per core): the query paths do not allocate, the
-  // others allocate little (per-thread caches take most of it without the arena's lock), and each extra
-  // arena kept ~2 MB of pages resident (docs/performance.md, "Memory").
-  mallopt(M_ARENA_MAX, 1);
   std::vector<std::string> errors;
   auto snap = d.load(errors, d.last_build_seconds);
   if (!snap) {
