@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <stdexcept>
 #include <regex>
 #include <set>
@@ -1345,7 +1346,9 @@ class Loader {
 }  // namespace
 
 std::optional<Config> load_config_text(std::string_view text, const std::filesystem::path& file, Diagnostics& diags) {
-  return Loader(file, diags).load(text);
+  auto config = Loader(file, diags).load(text);
+  if (config) config->text_hash = std::hash<std::string_view>{}(text);
+  return config;
 }
 
 std::optional<Config> load_config(const std::filesystem::path& file, Diagnostics& diags) {

@@ -158,6 +158,7 @@ struct EndpointConfig {
 
 struct Config {
   std::filesystem::path file;                     // the config file as given
+  uint64_t text_hash = 0;                         // of the config text (std::hash): same text, same config
   RegionConfig region;
   ServerConfig server;
   TransferConfig transfer;

@@ -83,3 +83,21 @@ check_match "metrics count the failed reload" 'vpced_config_reloads_total\{resul
 check_match "metrics show the last reload failed" 'vpced_config_last_reload_successful 0' "$metrics"
 check_contains "log has the positioned error" "server.ttl" "$(cat "$LOG")"
 check_contains "log says it keeps serving" "still serving serial" "$(cat "$LOG")"
+
+# --- "changed" in the reload answer -------------------------------------------------------------------------
+# The same text, then a comment: nothing changed. A rejection of the pending endpoint: the zone stays (neither
+# state has DNS names, so the serial stays too) but `describe` differs: changed.
+cp "$DIR/a.toml" "$CONF"
+out=$(api POST /v1/reload)
+check_match "reload back to A" '^200 .*"ok": true' "$out"
+serial_a=$(sed -n 's/.*"serial": \([0-9]*\).*/\1/p' <<<"$out")
+check_match "reload of the same text: changed false" '"changed": false' "$(api POST /v1/reload)"
+printf '\n# a comment only\n' >>"$CONF"
+check_match "reload after a comment-only edit: changed false" '"changed": false' "$(api POST /v1/reload)"
+rejected_before=$(api GET /v1/describe | grep -o '"State": *"rejected"' | wc -l)
+sed -i 's/^rejected = \["legacy-to-orders"\]/rejected = ["legacy-to-orders", "reports-to-orders"]/' "$CONF"
+out=$(api POST /v1/reload)
+check_match "reload rejecting the pending endpoint: changed true" '"changed": true' "$out"
+check_match "... with the serial unchanged ($serial_a)" "\"serial\": $serial_a[^0-9]" "$out"
+check_eq "describe shows one more rejected endpoint" "$((rejected_before + 1))" \
+  "$(api GET /v1/describe | grep -o '"State": *"rejected"' | wc -l)"
