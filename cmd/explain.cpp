@@ -45,15 +45,16 @@ std::vector<std::string> reasons_for(const zones::Model& m, const std::string& n
           for (const auto& eni : e.enis)
             if (std::find(e.regional_addresses.begin(), e.regional_addresses.end(), eni.address) ==
                 e.regional_addresses.end())
-              why.push_back("ENI " + zones::to_string(eni.address) + " in " + eni.az.name + " (" + eni.az.id +
-                            ") left out: no healthy target in that AZ" +
+              why.push_back("ENI " + zones::to_string(eni.address) + " in " + std::string(eni.az.name) + " (" +
+                            std::string(eni.az.id) + ") left out: no healthy target in that AZ" +
                             (svc.config->load_balancer.cross_zone ? "" : " and cross_zone is off"));
         }
       }
     }
     for (size_t i = 0; i < e.enis.size(); ++i)
       if (name == e.zonal_name(i))
-        why.push_back("zonal name of " + who + " for " + e.enis[i].az.name + " (" + e.enis[i].az.id +
+        why.push_back("zonal name of " + who + " for " + std::string(e.enis[i].az.name) + " (" +
+                      std::string(e.enis[i].az.id) +
                       " in account " + m.config.vpcs.at(e.vpc).account + "'s names), ENI " +
                       zones::to_string(e.enis[i].address) + not_live);
     const auto& pdn = svc.config->private_dns_name;

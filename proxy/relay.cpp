@@ -1050,7 +1050,7 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
         const zones::IpAddr addr = zones::IpAddr::from_v4(eni.address);
         live.push_back({es, addr});
         for (uint16_t port : m.services[em.service].config->load_balancer.listeners)
-          wanted[zones::HostPort{addr, port}] = Wanted{eni.az.id, table};
+          wanted[zones::HostPort{addr, port}] = Wanted{std::string(eni.az.id), table};
       }
     }
     d.target_stats = std::move(targets);

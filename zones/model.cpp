@@ -42,10 +42,11 @@ std::string az_name_for(const AccountConfig* account, std::string_view az_id) {
   return {};
 }
 
-std::string az_id_for(const AccountConfig* account, std::string_view az_name) {
+// The AZ ID that `account` names `az_name`, as a view into the account's config (empty when unknown).
+std::string_view az_id_for(const AccountConfig* account, std::string_view az_name) {
   if (!account) return {};
   auto it = account->az_names.find(std::string(az_name));
-  return it == account->az_names.end() ? std::string() : it->second;
+  return it == account->az_names.end() ? std::string_view() : std::string_view(it->second);
 }
 
 bool listed(const std::vector<std::string>& list, const EndpointConfig& e, std::string_view id) {
