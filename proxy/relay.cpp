@@ -133,8 +133,9 @@ struct TargetStats {
 
 // Counters of one endpoint, kept across snapshots while the endpoint is configured.
 struct EndpointStats {
-  std::string id;
-  std::string name, service, state;  // written and read under Relay::Impl::mu
+  std::string id;                                        // set once: Relay::Impl::endpoint_stats keys view it
+  std::string name, service;                             // written and read under Relay::Impl::mu
+  zones::EndpointState state = zones::EndpointState::PendingAcceptance;  // likewise
   std::atomic<uint32_t> active{0};
   std::atomic<uint64_t> total{0};
   std::atomic<uint64_t> to_target{0};
@@ -160,7 +161,7 @@ struct ServiceTable {
 
 // An available endpoint as of one snapshot; immutable once built.
 struct EndpointTable {
-  std::string id;
+  const std::string& id() const { return stats->id; }
   std::shared_ptr<const ServiceTable> service;
   std::shared_ptr<EndpointStats> stats;
   std::vector<std::atomic<uint64_t>*> per_target;  // parallel to service->targets
@@ -383,7 +384,7 @@ class Worker {
 
   void reset_connections(const std::set<std::pair<std::string, zones::IpAddr>>& gone) {
     for (Conn* c = conns_; c; c = c->next)
-      if (gone.contains({c->endpoint->id, c->local.addr})) abort(*c);
+      if (gone.contains({c->endpoint->id(), c->local.addr})) abort(*c);
   }
 
   // stop(): no new connections; the loop ends when the open ones have finished.
@@ -669,7 +670,7 @@ class Worker {
     if (svc.proxy_protocol_v2) {
       // Before any consumer byte (design §7): source = the consumer, destination = ENI address:listener port.
       // The header and whatever the consumer already sent leave in one send().
-      const std::vector<uint8_t> header = encode_proxy_v2(c.peer, c.local, ep.id);
+      const std::vector<uint8_t> header = encode_proxy_v2(c.peer, c.local, ep.id());
       Flow& f = c.flows[0];
       f.buffer = take_buffer();
       std::memcpy(f.buffer.get(), header.data(), header.size());
@@ -911,7 +912,8 @@ struct Relay::Impl {
 
   // Shared with readers (collect, status, unhealthy_targets, the health callback).
   mutable std::mutex mu;
-  std::map<std::string, std::shared_ptr<EndpointStats>> endpoint_stats;  // by endpoint id
+  // By endpoint id; each key views its value's `id`, so the map holds no second copy of 100,000 ids.
+  std::map<std::string_view, std::shared_ptr<EndpointStats>> endpoint_stats;
   std::map<std::pair<std::string, zones::HostPort>, std::shared_ptr<TargetStats>> target_stats;
   std::vector<Listening> listening;  // sorted by address; written by the control thread under mu
   std::map<zones::HostPort, std::string> listener_errors;
@@ -1021,7 +1023,7 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
     }
 
     // Endpoints: counters carry over by id; available ones get a table and listeners.
-    std::map<std::string, std::shared_ptr<EndpointStats>> endpoints;
+    std::map<std::string_view, std::shared_ptr<EndpointStats>> endpoints;
     for (const auto& em : m.endpoints) {
       std::shared_ptr<EndpointStats> es;
       if (auto it = d.endpoint_stats.find(em.id); it != d.endpoint_stats.end()) {
@@ -1033,12 +1035,11 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
       const auto& service = services.at(em.service);
       es->name = em.config->name;
       es->service = service->name;
-      es->state = std::string(zones::to_string(em.state));
-      endpoints[em.id] = es;
+      es->state = em.state;
+      endpoints.emplace(std::string_view(es->id), es);
       if (em.state != zones::EndpointState::Available) continue;
 
       auto table = std::make_shared<EndpointTable>();
-      table->id = em.id;
       table->service = service;
       table->stats = es;
       for (const auto& t : service->targets) {
@@ -1087,7 +1088,7 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
     } catch (const std::system_error& e) {
       for (int fd : fds) ::close(fd);
       errs[hp] = e.what();
-      errors.push_back(std::string(e.what()) + " for endpoint " + want.table->id);
+      errors.push_back(std::string(e.what()) + " for endpoint " + want.table->id());
       if (!d.listener_errors.contains(hp)) d.log("relay: " + errors.back());  // once, not at every update
       continue;
     }
@@ -1214,8 +1215,9 @@ nlohmann::json Relay::status() const {
   std::lock_guard lk(impl_->mu);
   nlohmann::json endpoints = nlohmann::json::array();
   std::map<std::string, std::vector<std::string>> listeners;
-  for (const auto& l : impl_->listening) listeners[l.endpoint->id].push_back(zones::to_string(l.address));
-  for (const auto& [id, es] : impl_->endpoint_stats) {
+  for (const auto& l : impl_->listening) listeners[l.endpoint->id()].push_back(zones::to_string(l.address));
+  for (const auto& [key, es] : impl_->endpoint_stats) {
+    const std::string& id = es->id;
     nlohmann::json rejected = nlohmann::json::object();
     for (size_t r = 0; r < kRelayErrors; ++r) rejected[std::string(to_string(RelayError(r)))] = es->rejected[r].load();
     nlohmann::json per_target = nlohmann::json::object();
@@ -1223,7 +1225,7 @@ nlohmann::json Relay::status() const {
     endpoints.push_back({{"id", id},
                          {"name", es->name},
                          {"service", es->service},
-                         {"state", es->state},
+                         {"state", std::string(zones::to_string(es->state))},
                          {"listeners", listeners[id]},
                          {"active_connections", es->active.load()},
                          {"connections_total", es->total.load()},
