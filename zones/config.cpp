@@ -266,7 +266,7 @@ class Loader {
   std::optional<Config> load(std::string_view text) {
     toml::table root;
     try {
-      root = toml::parse(text, std::string_view(file_));
+      root = toml::parse(text, std::string_view(file_.str()));
     } catch (const toml::parse_error& e) {
       std::string message(e.description());
       if (!message.empty()) message[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(message[0])));
@@ -1328,7 +1328,7 @@ class Loader {
   }
 
   fs::path path_;     // as given
-  std::string file_;  // as printed in diagnostics
+  FileName file_;  // as printed in diagnostics; every position of this load shares it
   fs::path base_dir_;
   Diagnostics& diags_;
   Config cfg_;

@@ -2,9 +2,21 @@
 #include "zones/diagnostics.hpp"
 
 #include <algorithm>
+#include <mutex>
 #include <tuple>
+#include <unordered_set>
 
 namespace vpced::zones {
+
+const std::string FileName::empty_;
+
+FileName::FileName(std::string_view name) {
+  if (name.empty()) return;
+  static std::mutex mu;
+  static std::unordered_set<std::string>* names = new std::unordered_set<std::string>;  // never freed
+  std::lock_guard lock(mu);
+  name_ = &*names->emplace(name).first;  // elements of an unordered_set do not move
+}
 
 void Diagnostics::sort() {
   std::stable_sort(items_.begin(), items_.end(), [](const Diagnostic& a, const Diagnostic& b) {
@@ -13,7 +25,7 @@ void Diagnostics::sort() {
 }
 
 std::string format_diagnostic(const Diagnostic& d) {
-  std::string out = d.pos.file;
+  std::string out = d.pos.file.str();
   if (d.pos.line > 0) {
     out += ':' + std::to_string(d.pos.line);
     if (d.pos.column > 0) out += ':' + std::to_string(d.pos.column);
