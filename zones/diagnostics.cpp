@@ -8,7 +8,10 @@
 
 namespace vpced::zones {
 
-const std::string FileName::empty_;
+const std::string& FileName::no_name() {
+  static const std::string e;
+  return e;
+}
 
 FileName::FileName(std::string_view name) {
   if (name.empty()) return;

@@ -17,7 +17,7 @@ class FileName {
   FileName(std::string_view name);  // NOLINT(google-explicit-constructor): a position is often given a string
   FileName(const std::string& name) : FileName(std::string_view(name)) {}
   FileName(const char* name) : FileName(std::string_view(name)) {}
-  const std::string& str() const { return name_ ? *name_ : empty_; }
+  const std::string& str() const { return name_ ? *name_ : no_name(); }
   operator const std::string&() const { return str(); }  // NOLINT(google-explicit-constructor)
   bool empty() const { return str().empty(); }
   friend bool operator==(const FileName& a, const FileName& b) { return a.str() == b.str(); }
@@ -27,7 +27,7 @@ class FileName {
   friend auto operator<=>(const FileName& a, const FileName& b) { return a.str() <=> b.str(); }
 
  private:
-  static const std::string empty_;
+  static const std::string& no_name();  // a function-local static: safe from other files' static initialisers
   const std::string* name_ = nullptr;
 };
 
