@@ -1,26 +1,8 @@
 # Shared by the bench scripts (sourced; they set SRC, and W for nsd_conf).
 
-# Prints N ports (default 1) free for both TCP and UDP on 127.0.0.1 right now, all different: each is held
-# while the next is chosen.
-free_ports() {
-  /usr/bin/python3 - "${1:-1}" <<'PYEOF'
-import socket, sys
-held, ports = [], []
-while len(ports) < int(sys.argv[1]):
-    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    t.bind(("127.0.0.1", 0))
-    port = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", port))
-    except OSError:
-        t.close()
-        continue
-    held += [t, u]
-    ports.append(port)
-print(*ports)
-PYEOF
-}
+# Prints N ports (default 1) free for both TCP and UDP on 127.0.0.1 right now, all different
+# (scripts/free_ports.py, which the integration tests use too).
+free_ports() { /usr/bin/python3 "$SRC/scripts/free_ports.py" "${1:-1}"; }
 
 # Writes $W/nsd.conf: `nsd -d` serving ZONE from FILE on 127.0.0.1@PORT with COUNT server processes, no
 # rate limiting, no control port, everything it writes under $W.  usage: nsd_conf PORT COUNT ZONE FILE

@@ -33,9 +33,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-IPERF_PORT=$(port); SERVE_PORT=$(port); DNS_PORT=$(port); ADMIN_PORT=$(port)
-BULK_PORT=$(port); CONN_PORT=$(port); HAP_BULK=$(port); HAP_CONN=$(port)
+. "$SRC/bench/lib.sh"
+read -r IPERF_PORT SERVE_PORT DNS_PORT ADMIN_PORT BULK_PORT CONN_PORT HAP_BULK HAP_CONN <<<"$(free_ports 8)"
 
 cat >"$W/relay.toml" <<TOML
 [region]

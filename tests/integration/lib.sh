@@ -122,27 +122,7 @@ re_escape() { sed 's/[][\\.*^$()+?{}|]/\\&/g' <<<"$1"; }
 # --- setup -----------------------------------------------------------------------------------------------
 
 # A port that is free on 127.0.0.1 for both UDP and TCP right now.
-free_port() {
-  "$PY" - <<'EOF'
-import socket
-for _ in range(50):
-    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    t.bind(("127.0.0.1", 0))
-    port = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", port))
-    except OSError:
-        t.close()
-        continue
-    u.close()
-    t.close()
-    print(port)
-    break
-else:
-    raise SystemExit("no free port")
-EOF
-}
+free_port() { "$PY" "$SRC/scripts/free_ports.py" 1; }
 
 # Copies conf/example.toml to $CONF with server.dns_listen on a free port (and admin_listen on another),
 # keeping state_dir relative ("state", inside $DIR). Sets PORT, APEX and TTL.
