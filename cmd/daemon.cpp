@@ -25,7 +25,6 @@
 #include "verify/verifier.hpp"
 #include "zones/atomic_file.hpp"
 #include "zones/describe.hpp"
-#include "zones/identity.hpp"
 #include "zones/verification_state.hpp"
 #include "zones/load.hpp"
 

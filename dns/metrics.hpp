@@ -4,7 +4,6 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <type_traits>
 #include <map>
 #include <memory>
 #include <mutex>

@@ -45,10 +45,6 @@ std::string require_string(const json& obj, const char* key, const std::filesyst
   return it->get<std::string>();
 }
 
-}  // namespace
-
-namespace {
-
 // Appends `s` as a JSON string: as is between quotes when no byte needs escaping (IDs, names, addresses),
 // else through nlohmann's escaping — the same text its dump() gives either way.
 void put_string(std::string& out, const std::string& s) {
@@ -154,22 +150,17 @@ std::string identity_to_json(const IdentityState& state) {
   return out;
 }
 
-namespace {
-
-// The file's text; nullopt when it does not exist. Unreadable: LoadError.
-std::optional<std::string> read_identity_file(const std::filesystem::path& path) {
+IdentityState load_identity(const std::filesystem::path& state_dir) {
+  const auto path = state_dir / kIdentityFile;
+  IdentityState state;
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    if (!std::filesystem::exists(path)) return std::nullopt;
+    if (!std::filesystem::exists(path)) return state;
     corrupt(path, {}, "cannot read it");
   }
   std::stringstream ss;
   ss << in.rdbuf();
-  return ss.str();
-}
-
-IdentityState parse_identity(const std::filesystem::path& path, const std::string& text) {
-  IdentityState state;
+  const std::string text = ss.str();
   json root;
   try {
     root = json::parse(text);
@@ -211,14 +202,6 @@ IdentityState parse_identity(const std::filesystem::path& path, const std::strin
     corrupt(path, {}, e.what());
   }
   return state;
-}
-
-}  // namespace
-
-IdentityState load_identity(const std::filesystem::path& state_dir) {
-  const auto path = state_dir / kIdentityFile;
-  auto text = read_identity_file(path);
-  return text ? parse_identity(path, *text) : IdentityState{};
 }
 
 void save_identity(const std::filesystem::path& state_dir, const IdentityState& state) {

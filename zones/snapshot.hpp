@@ -160,18 +160,14 @@ class SnapshotReader {
   explicit SnapshotReader(const SnapshotHolder& holder) : holder_(holder) {}
   // The current snapshot; lock-free unless a new one was published since the last call.
   const Snapshot& current() {
-    uint64_t g = holder_.generation();
-    if (g != seen_ || !local_) {
-      local_ = holder_.get();
-      seen_ = g;
-    }
+    refresh();
     return *local_;
   }
   // Takes the newest snapshot if one was published, without using it: an idle reader that calls this when
   // told of a publication lets the previous snapshot go (a reader keeps what it last saw until then).
   void refresh() {
     uint64_t g = holder_.generation();
-    if (g != seen_) {
+    if (g != seen_ || !local_) {
       local_ = holder_.get();
       seen_ = g;
     }
