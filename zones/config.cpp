@@ -11,10 +11,11 @@
 #include <fstream>
 #include <functional>
 #include <stdexcept>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <unordered_map>
+
+#include "zones/shapes.hpp"
 
 namespace vpced::zones {
 
@@ -142,17 +143,13 @@ size_t edit_distance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
-// Identifier shapes. AWS documents the id formats; AZ names and IDs follow the shapes AWS uses today.
-const std::regex kRegionName("[a-z]{2}(-[a-z]+)+-[0-9]+");
-const std::regex kAzId("[a-z]{2,}[0-9]+-az[0-9]+");
-const std::regex kAzName("[a-z]{2}(-[a-z]+)+-[0-9]+[a-z]");
-const std::regex kAccountId("[0-9]{12}");
-const std::regex kServiceId("vpce-svc-[0-9a-f]{17}");
-const std::regex kEndpointId("vpce-[0-9a-f]{17}");
-const std::regex kVpcId("vpc-[0-9a-f]{8}([0-9a-f]{9})?");
-const std::regex kSubnetId("subnet-[0-9a-f]{8}([0-9a-f]{9})?");
-const std::regex kObjectName("[A-Za-z0-9._-]{1,64}");
-const std::regex kPrincipal("arn:aws:iam::([0-9]{12}):(root|(role|user)/[A-Za-z0-9+=,.@_-]+(/[A-Za-z0-9+=,.@_-]+)*)");
+// Identifier shapes (zones/shapes.hpp). AWS documents the id formats; AZ names and IDs follow the shapes AWS
+// uses today.
+using Shape = bool (*)(std::string_view);
+constexpr Shape kRegionName = shape::region_name, kAzId = shape::az_id, kAzName = shape::az_name,
+                kAccountId = shape::account_id, kServiceId = shape::service_id, kEndpointId = shape::endpoint_id,
+                kVpcId = shape::vpc_id, kSubnetId = shape::subnet_id, kObjectName = shape::object_name,
+                kPrincipal = shape::principal;
 
 constexpr const char* kAzIdLike = "an AZ ID like \"use1-az1\"";
 constexpr const char* kAzNameLike = "an AZ name like \"us-east-1a\"";
@@ -375,12 +372,11 @@ class Loader {
     return Str{n->as_string()->get(), pos(*n)};
   }
 
-  // A string that must match `re`; `like` describes the shape in the message.
-  std::optional<Str> str_matching(const toml::node* n, std::string_view path, const std::regex& re,
-                                  std::string_view like) {
+  // A string of the shape `matches`; `like` describes the shape in the message.
+  std::optional<Str> str_matching(const toml::node* n, std::string_view path, Shape matches, std::string_view like) {
     auto s = str(n, path);
     if (!s) return std::nullopt;
-    if (!std::regex_match(s->value, re)) {
+    if (!matches(s->value)) {
       error(s->pos, std::string(path) + ": expected " + std::string(like) + ", got " + quote(s->value));
       return std::nullopt;
     }
@@ -717,7 +713,7 @@ class Loader {
       std::map<std::string, std::string> name_of_id;
       for (auto&& [k, v] : *names) {
         std::string name(k.str());
-        if (!std::regex_match(name, kAzName)) {
+        if (!kAzName(name)) {
           error(pos(k.source()), "accounts.az_names: expected " + std::string(kAzNameLike) + ", got " + quote(name));
           continue;
         }
@@ -768,7 +764,7 @@ class Loader {
     each(t.get("allowed_principals"), "services.allowed_principals", [&](const toml::node* e) {
       auto v = str(e, "services.allowed_principals");
       if (!v) return;
-      if (v->value != "*" && !std::regex_match(v->value, kPrincipal))
+      if (v->value != "*" && !kPrincipal(v->value))
         return error(v->pos, "services.allowed_principals: expected " + std::string(kPrincipalLike) +
                                  " or \"*\", got " + quote(v->value));
       s.allowed_principals.push_back(v->value);
@@ -960,7 +956,7 @@ class Loader {
     if (auto s = str(require(t, "principal", "[[endpoints]]"), "endpoints.principal")) {
       if (s->value == "*")
         error(s->pos, "endpoints.principal: \"*\" is allowed only in services.allowed_principals");
-      else if (!std::regex_match(s->value, kPrincipal))
+      else if (!kPrincipal(s->value))
         error(s->pos, "endpoints.principal: expected " + std::string(kPrincipalLike) + ", got " + quote(s->value));
       else
         ep.principal = s->value, src.principal = s->pos;
@@ -1114,9 +1110,8 @@ class Loader {
   }
 
   static bool principal_allowed(const std::string& principal, const std::vector<std::string>& allowed) {
-    std::smatch m;
     std::string account;
-    if (std::regex_match(principal, m, kPrincipal)) account = m[1];
+    if (kPrincipal(principal)) account = principal.substr(13, 12);  // arn:aws:iam::ACCOUNT:…
     for (const std::string& a : allowed) {
       if (a == "*" || a == principal) return true;
       // The account's root stands for every principal of that account (IAM's trust semantics).

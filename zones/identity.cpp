@@ -5,6 +5,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <unordered_map>
+#include <unordered_set>
 #include <sstream>
 
 #include "zones/atomic_file.hpp"
@@ -209,26 +211,28 @@ void save_identity(const std::filesystem::path& state_dir, const IdentityState& 
   write_file_atomic(state_dir / kIdentityFile, identity_to_json(state));
 }
 
-void assign_identity(const Config& config, IdentityState& state, Diagnostics& diags) {
-  // Services.
-  std::map<std::string, ServiceIdentity> services;
-  std::set<std::string> ids_in_use;
+bool assign_identity(const Config& config, IdentityState& state, Diagnostics& diags) {
+  // Sized for 100,000 endpoints: every lookup below is a hash lookup or an index, and the old state is searched
+  // once per object (a reload at that size must not spend its time walking trees of names).
+  const size_t n_endpoints = config.endpoints.size();
+  std::unordered_set<std::string> ids_in_use;
+  ids_in_use.reserve(config.services.size() + n_endpoints);
   for (const auto& s : config.services)
     if (s.id) ids_in_use.insert(*s.id);
   for (const auto& e : config.endpoints)
     if (e.id) ids_in_use.insert(*e.id);
   auto keep_or_new = [&](const std::optional<std::string>& pinned, const std::string* stored, auto generate) {
     if (pinned) return *pinned;
-    if (stored && !ids_in_use.contains(*stored)) {
-      ids_in_use.insert(*stored);
-      return *stored;
-    }
+    if (stored && ids_in_use.insert(*stored).second) return *stored;
     std::string id;
     do id = generate();
-    while (ids_in_use.contains(id));
-    ids_in_use.insert(id);
+    while (!ids_in_use.insert(id).second);
     return id;
   };
+
+  // Services.
+  std::vector<std::pair<std::string_view, ServiceIdentity>> services;
+  services.reserve(config.services.size());
   for (const auto& s : config.services) {
     auto old = state.services.find(s.name);
     ServiceIdentity si;
@@ -240,56 +244,56 @@ void assign_identity(const Config& config, IdentityState& state, Diagnostics& di
       else
         si.token = VerificationToken{*s.private_dns_name, new_verification_name(), new_verification_value()};
     }
-    services.emplace(s.name, std::move(si));
+    services.emplace_back(s.name, std::move(si));
   }
 
-  // Endpoints. Addresses are placed in three passes so that nothing already held can move:
-  // pins from the config, then addresses kept from state, then new ones for what is still missing.
-  std::map<std::string, const SubnetConfig*> subnets;
+  // Endpoints, by their index in the config. Addresses are placed in three passes so that nothing already
+  // held can move: pins from the config, then addresses kept from state, then new ones for what is still missing.
+  std::unordered_map<std::string_view, const SubnetConfig*> subnets;
   for (const auto& v : config.vpcs)
     for (const auto& sn : v.subnets) subnets.emplace(sn.id, &sn);
   // AWS reserves the first four addresses and the last one of every subnet.
   auto usable = [](const Cidr& c) { return std::pair{uint64_t{c.first_v4()} + 4, uint64_t{c.last_v4()} - 1}; };
-  // Address → endpoint name, across all VPCs: VPC CIDRs may overlap, but every ENI address is also a listening
-  // address of the relay on this host, so no two ENIs may share one.
-  std::map<uint32_t, std::string> taken;
-  std::map<std::string, EndpointIdentity> endpoints;
-  for (const auto& e : config.endpoints) {
-    auto& ei = endpoints[e.name];
+  // Address → index of the endpoint holding it, across all VPCs: VPC CIDRs may overlap, but every ENI address is
+  // also a listening address of the relay on this host, so no two ENIs may share one.
+  std::unordered_map<uint32_t, size_t> taken;
+  taken.reserve(n_endpoints * 3);
+  std::vector<EndpointIdentity> endpoints(n_endpoints);
+  std::vector<const EndpointIdentity*> previous(n_endpoints, nullptr);
+  for (size_t i = 0; i < n_endpoints; ++i) {
+    const auto& e = config.endpoints[i];
+    if (auto old = state.endpoints.find(e.name); old != state.endpoints.end()) previous[i] = &old->second;
     for (const auto& [subnet, addr] : e.addresses) {
-      taken.emplace(addr.value, e.name);
-      ei.addresses.emplace(subnet, addr);
+      taken.emplace(addr.value, i);
+      endpoints[i].addresses.emplace(subnet, addr);
     }
   }
-  for (const auto& e : config.endpoints) {
-    auto old = state.endpoints.find(e.name);
-    if (old == state.endpoints.end()) continue;
-    auto& ei = endpoints[e.name];
+  for (size_t i = 0; i < n_endpoints; ++i) {
+    if (!previous[i]) continue;
+    const auto& e = config.endpoints[i];
+    auto& ei = endpoints[i];
     for (const auto& subnet_id : e.subnets) {
-      auto a = old->second.addresses.find(subnet_id);
+      auto a = previous[i]->addresses.find(subnet_id);
       auto sn = subnets.find(subnet_id);
-      if (a == old->second.addresses.end() || sn == subnets.end() || ei.addresses.contains(subnet_id)) continue;
+      if (a == previous[i]->addresses.end() || sn == subnets.end() || ei.addresses.contains(subnet_id)) continue;
       auto [first, last] = usable(sn->second->cidr);
       if (a->second.value < first || a->second.value > last) continue;  // the subnet changed: a new address
-      auto [holder, fresh] = taken.emplace(a->second.value, e.name);
+      auto [holder, fresh] = taken.emplace(a->second.value, i);
       if (!fresh) {
         // Reported at the pin: it is the edit that would move an address.
-        // A named copy of the binding: clang 14 cannot capture structured bindings (P1091R3).
-        const std::string& holder_name = holder->second;
-        const auto& pinner = *std::find_if(config.endpoints.begin(), config.endpoints.end(),
-                                           [&](const EndpointConfig& x) { return x.name == holder_name; });
+        const auto& pinner = config.endpoints[holder->second];
         diags.error(pinner.pos, "endpoint '" + e.name + "' already holds " + to_string(a->second) + " in '" + subnet_id +
-                               "' (state_dir), but endpoint '" + holder->second +
-                               "' pins it; pin another address so that no address moves");
+                                    "' (state_dir), but endpoint '" + pinner.name +
+                                    "' pins it; pin another address so that no address moves");
         continue;
       }
       ei.addresses.emplace(subnet_id, a->second);
     }
   }
-  for (const auto& e : config.endpoints) {
-    auto old = state.endpoints.find(e.name);
-    const EndpointIdentity* prev = old != state.endpoints.end() ? &old->second : nullptr;
-    auto& ei = endpoints[e.name];
+  for (size_t i = 0; i < n_endpoints; ++i) {
+    const auto& e = config.endpoints[i];
+    const EndpointIdentity* prev = previous[i];
+    auto& ei = endpoints[i];
     ei.id = keep_or_new(e.id, prev ? &prev->id : nullptr, new_endpoint_id);
     ei.dns_suffix = prev && is_dns_suffix(prev->dns_suffix) ? prev->dns_suffix : new_dns_suffix();
     for (const auto& subnet_id : e.subnets) {
@@ -302,9 +306,9 @@ void assign_identity(const Config& config, IdentityState& state, Diagnostics& di
       }
       const uint64_t span = last - first + 1, start = random_below(span);
       bool placed = false;
-      for (uint64_t i = 0; i < span && !placed; ++i) {
-        uint32_t candidate = static_cast<uint32_t>(first + (start + i) % span);
-        if (taken.emplace(candidate, e.name).second) {
+      for (uint64_t k = 0; k < span && !placed; ++k) {
+        uint32_t candidate = static_cast<uint32_t>(first + (start + k) % span);
+        if (taken.emplace(candidate, i).second) {
           ei.addresses.emplace(subnet_id, Ipv4{candidate});
           placed = true;
         }
@@ -313,8 +317,28 @@ void assign_identity(const Config& config, IdentityState& state, Diagnostics& di
         diags.error(sn->second->pos, "subnet '" + subnet_id + "' is full: no free address for endpoint '" + e.name + "'");
     }
   }
-  state.services = std::move(services);
-  state.endpoints = std::move(endpoints);
+
+  // The new state, keyed by name (the first of two objects of one name wins, as the config check reports the
+  // second), and whether it differs from the old one.
+  auto by_name = [](const auto& a, const auto& b) { return a.first < b.first; };
+  std::stable_sort(services.begin(), services.end(), by_name);
+  std::map<std::string, ServiceIdentity> new_services;
+  for (auto& [name, si] : services) new_services.emplace_hint(new_services.end(), name, std::move(si));
+  std::vector<std::pair<std::string_view, size_t>> order;
+  order.reserve(n_endpoints);
+  for (size_t i = 0; i < n_endpoints; ++i) order.emplace_back(config.endpoints[i].name, i);
+  std::stable_sort(order.begin(), order.end(), by_name);
+  std::map<std::string, EndpointIdentity> new_endpoints;
+  bool changed = new_services != state.services || order.size() != state.endpoints.size();
+  for (const auto& [name, i] : order) {
+    auto before = new_endpoints.size();
+    auto at = new_endpoints.emplace_hint(new_endpoints.end(), name, std::move(endpoints[i]));
+    if (new_endpoints.size() != before && !changed) changed = !previous[i] || *previous[i] != at->second;
+  }
+  changed = changed || new_endpoints.size() != state.endpoints.size();
+  state.services = std::move(new_services);
+  state.endpoints = std::move(new_endpoints);
+  return changed;
 }
 
 bool update_serial(IdentityState& state, std::string_view digest, uint32_t now_unix) {

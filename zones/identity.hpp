@@ -52,8 +52,8 @@ std::string identity_to_json(const IdentityState& state);
 
 // Gives every object of `config` the identity it lacks and drops the entries of objects no longer in it.
 // Existing identity never moves; pinned values in the config win. Errors (a pinned address that another
-// endpoint already holds, a subnet with no free address) go to `diags`.
-void assign_identity(const Config& config, IdentityState& state, Diagnostics& diags);
+// endpoint already holds, a subnet with no free address) go to `diags`. Returns whether `state` changed.
+bool assign_identity(const Config& config, IdentityState& state, Diagnostics& diags);
 
 // Records the digest of the current zone content; when it differs from the stored one, the serial becomes
 // max(serial + 1, now_unix) (RFC 1982 arithmetic is not needed while it only grows). Returns true if it moved.

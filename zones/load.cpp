@@ -25,17 +25,16 @@ std::shared_ptr<const Snapshot> finish(Config config, const LoadOptions& options
     for (const auto& d : e.diags.items()) diags.error(d.pos, d.message);
     return nullptr;
   }
-  const IdentityState before = state;
-  assign_identity(config, state, diags);
+  bool identity_changed = assign_identity(config, state, diags);
   if (diags.has_errors()) return nullptr;
   RuntimeInputs runtime = options.runtime;
   for (const auto& [service, st] : effective_states(config, state, verification)) runtime.verification.emplace(service, st);
   auto model = build_model(std::move(config), state, runtime);
   // The zones are built once, with serial 0: the digest leaves the serial out, then it is set.
   auto zones = all_zones(*model, 0);
-  update_serial(state, content_digest(zones), options.now_unix);
+  identity_changed |= update_serial(state, content_digest(zones), options.now_unix);
   set_serial(zones, state.serial);
-  if (options.persist && state != before) save_identity(state_dir, state);
+  if (options.persist && identity_changed) save_identity(state_dir, state);
   const bool keep_records = options.keep_zone_records || transfers_configured(model->config);
   if (keep_records) set_digests(zones);  // the SOA serial is left out of a digest: no need to redo it
   auto snap = compile_snapshot(std::move(model), state.serial, std::move(zones), keep_records);

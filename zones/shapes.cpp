@@ -1,0 +1,104 @@
+// Matchers for identifier shapes (see shapes.hpp for the expression each one implements).
+#include "zones/shapes.hpp"
+
+#include <algorithm>
+
+namespace vpced::zones::shape {
+
+namespace {
+
+bool lower(char c) { return c >= 'a' && c <= 'z'; }
+bool digit(char c) { return c >= '0' && c <= '9'; }
+bool lower_hex(char c) { return digit(c) || (c >= 'a' && c <= 'f'); }
+bool name_char(char c) {
+  return lower(c) || digit(c) || (c >= 'A' && c <= 'Z') || c == '.' || c == '_' || c == '-';
+}
+bool path_char(char c) {
+  return lower(c) || digit(c) || (c >= 'A' && c <= 'Z') || c == '+' || c == '=' || c == ',' || c == '.' ||
+         c == '@' || c == '_' || c == '-';
+}
+
+template <typename Pred>
+bool all(std::string_view s, Pred p) {
+  return std::all_of(s.begin(), s.end(), p);
+}
+
+// `prefix` then exactly `n` lowercase hex digits.
+bool hex_after(std::string_view s, std::string_view prefix, size_t n) {
+  return s.size() == prefix.size() + n && s.starts_with(prefix) && all(s.substr(prefix.size()), lower_hex);
+}
+
+// [a-z]{2}(-[a-z]+)+-TAIL: two letters, one or more dash-separated letter groups, then the last group, which
+// `tail` checks.
+template <typename Tail>
+bool region_like(std::string_view s, Tail tail) {
+  const size_t last = s.rfind('-');
+  if (last == std::string_view::npos || !tail(s.substr(last + 1))) return false;
+  std::string_view head = s.substr(0, last);  // [a-z]{2}(-[a-z]+)+
+  if (head.size() < 4 || !lower(head[0]) || !lower(head[1]) || head[2] != '-') return false;
+  head.remove_prefix(3);
+  // One or more [a-z]+ separated by single dashes, no empty group.
+  bool in_group = false;
+  for (char c : head) {
+    if (lower(c)) {
+      in_group = true;
+    } else if (c == '-' && in_group) {
+      in_group = false;
+    } else {
+      return false;
+    }
+  }
+  return in_group;
+}
+
+}  // namespace
+
+bool region_name(std::string_view s) {
+  return region_like(s, [](std::string_view t) { return !t.empty() && all(t, digit); });
+}
+
+bool az_name(std::string_view s) {
+  return region_like(s, [](std::string_view t) {
+    return t.size() >= 2 && lower(t.back()) && all(t.substr(0, t.size() - 1), digit);
+  });
+}
+
+bool az_id(std::string_view s) {
+  const size_t dash = s.find('-');
+  if (dash == std::string_view::npos) return false;
+  std::string_view head = s.substr(0, dash), tail = s.substr(dash + 1);  // [a-z]{2,}[0-9]+ and az[0-9]+
+  const size_t letters = static_cast<size_t>(std::find_if_not(head.begin(), head.end(), lower) - head.begin());
+  return letters >= 2 && head.size() > letters && all(head.substr(letters), digit) && tail.size() > 2 &&
+         tail.starts_with("az") && all(tail.substr(2), digit);
+}
+
+bool account_id(std::string_view s) { return s.size() == 12 && all(s, digit); }
+bool service_id(std::string_view s) { return hex_after(s, "vpce-svc-", 17); }
+bool endpoint_id(std::string_view s) { return hex_after(s, "vpce-", 17); }
+bool vpc_id(std::string_view s) { return hex_after(s, "vpc-", 8) || hex_after(s, "vpc-", 17); }
+bool subnet_id(std::string_view s) { return hex_after(s, "subnet-", 8) || hex_after(s, "subnet-", 17); }
+bool object_name(std::string_view s) { return !s.empty() && s.size() <= 64 && all(s, name_char); }
+
+bool principal(std::string_view s) {
+  constexpr std::string_view kPrefix = "arn:aws:iam::";
+  if (!s.starts_with(kPrefix) || s.size() < kPrefix.size() + 13) return false;
+  if (!account_id(s.substr(kPrefix.size(), 12)) || s[kPrefix.size() + 12] != ':') return false;
+  std::string_view rest = s.substr(kPrefix.size() + 13);
+  if (rest == "root") return true;
+  if (!rest.starts_with("role/") && !rest.starts_with("user/")) return false;
+  rest.remove_prefix(5);
+  // P+(/P+)*: non-empty groups of path characters separated by single slashes.
+  bool in_group = false;
+  for (char c : rest) {
+    if (path_char(c)) {
+      in_group = true;
+    } else if (c == '/' && in_group) {
+      in_group = false;
+    } else {
+      return false;
+    }
+  }
+  return in_group;
+}
+
+}  // namespace vpced::zones::shape
