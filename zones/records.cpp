@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <iterator>
 
 #include "zones/net.hpp"
 
@@ -35,16 +36,38 @@ ZoneContent public_zone(const Model& model, uint32_t serial) {
     else
       rs.push_back({ns, ttl, "A", wildcard ? "127.0.0.1" : to_string(hp.addr)});
   }
+  // Sorted in groups: the records above, then each endpoint's, each group sorted on its own and the groups by
+  // their first record. An endpoint's names share a prefix no other endpoint's has (its ID), so the groups
+  // do not interleave and the concatenation is sorted (600,000 records: one sort of them all was ~6 % of a
+  // load); should they interleave, the whole is sorted after all.
+  struct Group {
+    size_t begin, end;
+  };
+  std::vector<Group> groups;
+  auto close_group = [&](size_t begin) {
+    if (begin == rs.size()) return;
+    std::sort(rs.begin() + static_cast<ptrdiff_t>(begin), rs.end());
+    groups.push_back({begin, rs.size()});
+  };
+  close_group(0);
   for (const auto& e : model.endpoints) {
     if (e.state != EndpointState::Available) continue;
-    for (const auto& a : e.regional_addresses) rs.push_back({absolute(e.regional_name()), ttl, "A", to_string(a)});
+    const size_t begin = rs.size();
+    const std::string regional = absolute(e.regional_name());
+    for (const auto& a : e.regional_addresses) rs.push_back({regional, ttl, "A", to_string(a)});
     for (size_t i = 0; i < e.enis.size(); ++i)
       rs.push_back({absolute(e.zonal_name(i)), ttl, "A", to_string(e.enis[i].address)});
+    close_group(begin);
   }
-  std::sort(rs.begin(), rs.end());
-  rs.erase(std::unique(rs.begin(), rs.end()), rs.end());
+  std::sort(groups.begin(), groups.end(), [&](const Group& a, const Group& b) { return rs[a.begin] < rs[b.begin]; });
+  z.records.reserve(rs.size() + 1);
   z.records.push_back({z.apex, ttl, "SOA", soa_rdata(ns, z.apex, serial, ttl)});
-  z.records.insert(z.records.end(), rs.begin(), rs.end());
+  for (const Group& g : groups)
+    std::move(rs.begin() + static_cast<ptrdiff_t>(g.begin), rs.begin() + static_cast<ptrdiff_t>(g.end),
+              std::back_inserter(z.records));
+  const auto sorted_from = z.records.begin() + 1;
+  if (!std::is_sorted(sorted_from, z.records.end())) std::sort(sorted_from, z.records.end());
+  z.records.erase(std::unique(sorted_from, z.records.end()), z.records.end());
   return z;
 }
 
