@@ -25,6 +25,7 @@
 #include <random>
 #include <system_error>
 #include <thread>
+#include <unordered_map>
 
 #include "proxy/asio.hpp"
 #include "proxy/balancer.hpp"
@@ -881,8 +882,10 @@ struct Listening {
 struct LiveEni {
   std::shared_ptr<const EndpointStats> endpoint;  // for its id, kept alive past the update that drops it
   zones::IpAddr address;
+  // By the counters' identity: an endpoint keeps its counters across updates (they carry over by id), and
+  // the old ones stay alive while old and new lists are compared, so equal pointers mean the same endpoint.
   bool operator<(const LiveEni& o) const {
-    if (int c = endpoint->id.compare(o.endpoint->id); c != 0) return c < 0;
+    if (endpoint != o.endpoint) return std::less<>{}(endpoint.get(), o.endpoint.get());
     return address < o.address;
   }
 };
@@ -912,8 +915,17 @@ struct Relay::Impl {
 
   // Shared with readers (collect, status, unhealthy_targets, the health callback).
   mutable std::mutex mu;
-  // By endpoint id; each key views its value's `id`, so the map holds no second copy of 100,000 ids.
-  std::map<std::string_view, std::shared_ptr<EndpointStats>> endpoint_stats;
+  // By endpoint id; each key views its value's `id`, so the map holds no second copy of 100,000 ids. Hashed:
+  // an update looks up every endpoint; the readers that list them sort first (sorted_endpoints).
+  std::unordered_map<std::string_view, std::shared_ptr<EndpointStats>> endpoint_stats;
+
+  std::vector<const EndpointStats*> sorted_endpoints() const {
+    std::vector<const EndpointStats*> out;
+    out.reserve(endpoint_stats.size());
+    for (const auto& [id, es] : endpoint_stats) out.push_back(es.get());
+    std::sort(out.begin(), out.end(), [](const EndpointStats* a, const EndpointStats* b) { return a->id < b->id; });
+    return out;
+  }
   std::map<std::pair<std::string, zones::HostPort>, std::shared_ptr<TargetStats>> target_stats;
   std::vector<Listening> listening;  // sorted by address; written by the control thread under mu
   std::map<zones::HostPort, std::string> listener_errors;
@@ -973,7 +985,8 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
     std::string az;
     std::shared_ptr<const EndpointTable> table;
   };
-  std::map<zones::HostPort, Wanted> wanted;
+  // Sorted by address once filled; where two endpoints want one address, the later in the model wins.
+  std::vector<std::pair<zones::HostPort, Wanted>> wanted;
   std::vector<LiveEni> live;
   std::vector<HealthCheckSpec> checks;
 
@@ -1023,7 +1036,8 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
     }
 
     // Endpoints: counters carry over by id; available ones get a table and listeners.
-    std::map<std::string_view, std::shared_ptr<EndpointStats>> endpoints;
+    std::unordered_map<std::string_view, std::shared_ptr<EndpointStats>> endpoints;
+    endpoints.reserve(m.endpoints.size());
     for (const auto& em : m.endpoints) {
       std::shared_ptr<EndpointStats> es;
       if (auto it = d.endpoint_stats.find(em.id); it != d.endpoint_stats.end()) {
@@ -1051,12 +1065,31 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
         const zones::IpAddr addr = zones::IpAddr::from_v4(eni.address);
         live.push_back({es, addr});
         for (uint16_t port : m.services[em.service].config->load_balancer.listeners)
-          wanted[zones::HostPort{addr, port}] = Wanted{std::string(eni.az.id), table};
+          wanted.push_back({zones::HostPort{addr, port}, Wanted{std::string(eni.az.id), table}});
       }
     }
     d.target_stats = std::move(targets);
     d.endpoint_stats = std::move(endpoints);
   }
+
+  const auto by_address = [](const auto& a, const auto& b) { return a.first < b.first; };
+  std::stable_sort(wanted.begin(), wanted.end(), by_address);
+  {
+    // Keep the last of each run of one address.
+    size_t out = 0;
+    for (size_t i = 0; i < wanted.size(); ++i) {
+      if (i + 1 < wanted.size() && !(wanted[i].first < wanted[i + 1].first)) continue;
+      if (out != i) wanted[out] = std::move(wanted[i]);
+      ++out;
+    }
+    wanted.resize(out);
+  }
+  const auto is_wanted = [&wanted](const zones::HostPort& hp) {
+    auto it = std::lower_bound(wanted.begin(), wanted.end(), hp, [](const auto& w, const zones::HostPort& a) {
+      return w.first < a;
+    });
+    return it != wanted.end() && it->first == hp;
+  };
 
   // Listeners: bind the new addresses here (errors are reported now), hand the sockets to the workers.
   // `next` replaces d.listening under the mutex at the end (status() reads it from other threads); it is
@@ -1070,14 +1103,20 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
   next.reserve(wanted.size());
   std::map<zones::HostPort, std::string> errs;
   std::set<zones::HostPort> closed;
+  // What each worker is to do with its listeners, handed over in one task per worker (a task per listener
+  // was an allocation and an eventfd write each: 300,000 of them in a reload of 100,000 endpoints).
+  struct ListenerChange {
+    zones::HostPort hp;
+    std::string az;
+    std::shared_ptr<const EndpointTable> table;
+    int fd;  // a new listening socket for the worker to adopt; -1: the worker's own one takes the new table
+  };
+  std::vector<std::vector<ListenerChange>> changes(d.workers.size());
   for (const auto& [hp, want] : wanted) {
     if (held(hp)) {
       // Kept: new connections use the new table (service settings, or another endpoint on this address).
       next.push_back({hp, want.table});
-      for (auto& wp : d.workers) {
-        Worker& w = *wp;
-        w.post([&w, hp = hp, table = want.table, az = want.az] { w.retarget(hp, table, az); });
-      }
+      for (auto& c : changes) c.push_back({hp, want.az, want.table, -1});
       continue;
     }
     std::vector<int> fds;
@@ -1093,18 +1132,23 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
       continue;
     }
     next.push_back({hp, want.table});
-    for (size_t i = 0; i < d.workers.size(); ++i) {
-      Worker& w = *d.workers[i];
-      w.post([&w, hp = hp, az = want.az, table = want.table, fd = fds[i]] { w.adopt(hp, az, table, fd); });
-    }
+    for (size_t i = 0; i < d.workers.size(); ++i) changes[i].push_back({hp, want.az, want.table, fds[i]});
   }
-  for (const auto& l : d.listening) {
-    if (wanted.contains(l.address)) continue;
-    for (auto& wp : d.workers) {
-      Worker& w = *wp;
-      w.post([&w, hp = l.address] { w.close_listener(hp); });
-    }
-    closed.insert(l.address);
+  for (const auto& l : d.listening)
+    if (!is_wanted(l.address)) closed.insert(l.address);
+  auto to_close = std::make_shared<const std::vector<zones::HostPort>>(closed.begin(), closed.end());
+  for (size_t i = 0; i < d.workers.size(); ++i) {
+    if (changes[i].empty() && to_close->empty()) continue;
+    Worker& w = *d.workers[i];
+    w.post([&w, batch = std::make_shared<std::vector<ListenerChange>>(std::move(changes[i])), to_close] {
+      for (const auto& c : *batch) {
+        if (c.fd < 0)
+          w.retarget(c.hp, c.table, c.az);
+        else
+          w.adopt(c.hp, c.az, c.table, c.fd);
+      }
+      for (const auto& hp : *to_close) w.close_listener(hp);
+    });
   }
   d.closed_recently = std::move(closed);
 
@@ -1173,28 +1217,28 @@ void Relay::stop() {
 
 void Relay::collect(zones::MetricsWriter& w) const {
   std::lock_guard lk(impl_->mu);
-  const auto& eps = impl_->endpoint_stats;
+  const auto eps = impl_->sorted_endpoints();
   const auto& tgs = impl_->target_stats;
 
   w.family("vpced_relay_connections_total", "counter", "Connections relayed to a target, per endpoint.");
-  for (const auto& [id, es] : eps)
+  for (const EndpointStats* es : eps)
     for (const auto& [addr, n] : es->per_target) {
       const std::string t = zones::to_string(addr);
-      w.sample("vpced_relay_connections_total", {{"endpoint", id}, {"target", t}}, double(n->load()));
+      w.sample("vpced_relay_connections_total", {{"endpoint", es->id}, {"target", t}}, double(n->load()));
     }
   w.family("vpced_relay_active_connections", "gauge", "Open consumer connections, per endpoint.");
-  for (const auto& [id, es] : eps)
-    w.sample("vpced_relay_active_connections", {{"endpoint", id}}, double(es->active.load()));
+  for (const EndpointStats* es : eps)
+    w.sample("vpced_relay_active_connections", {{"endpoint", es->id}}, double(es->active.load()));
   w.family("vpced_relay_bytes_total", "counter", "Bytes relayed, per endpoint and direction.");
-  for (const auto& [id, es] : eps) {
-    w.sample("vpced_relay_bytes_total", {{"endpoint", id}, {"direction", "to_target"}}, double(es->to_target.load()));
-    w.sample("vpced_relay_bytes_total", {{"endpoint", id}, {"direction", "to_client"}}, double(es->to_client.load()));
+  for (const EndpointStats* es : eps) {
+    w.sample("vpced_relay_bytes_total", {{"endpoint", es->id}, {"direction", "to_target"}}, double(es->to_target.load()));
+    w.sample("vpced_relay_bytes_total", {{"endpoint", es->id}, {"direction", "to_client"}}, double(es->to_client.load()));
   }
   w.family("vpced_relay_rejected_connections_total", "counter",
            "Consumer connections reset before reaching a target, per endpoint and reason.");
-  for (const auto& [id, es] : eps)
+  for (const EndpointStats* es : eps)
     for (size_t r = 0; r < kRelayErrors; ++r)
-      w.sample("vpced_relay_rejected_connections_total", {{"endpoint", id}, {"reason", to_string(RelayError(r))}},
+      w.sample("vpced_relay_rejected_connections_total", {{"endpoint", es->id}, {"reason", to_string(RelayError(r))}},
                double(es->rejected[r].load()));
   // A target address may serve several services: failures are summed per address.
   std::map<std::string, uint64_t> failures;
@@ -1216,7 +1260,7 @@ nlohmann::json Relay::status() const {
   nlohmann::json endpoints = nlohmann::json::array();
   std::map<std::string, std::vector<std::string>> listeners;
   for (const auto& l : impl_->listening) listeners[l.endpoint->id()].push_back(zones::to_string(l.address));
-  for (const auto& [key, es] : impl_->endpoint_stats) {
+  for (const EndpointStats* es : impl_->sorted_endpoints()) {
     const std::string& id = es->id;
     nlohmann::json rejected = nlohmann::json::object();
     for (size_t r = 0; r < kRelayErrors; ++r) rejected[std::string(to_string(RelayError(r)))] = es->rejected[r].load();
