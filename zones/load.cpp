@@ -2,6 +2,10 @@
 #include "zones/load.hpp"
 
 #include <malloc.h>
+#include <sys/stat.h>
+
+#include <future>
+#include <optional>
 
 #include "zones/atomic_file.hpp"
 #include "zones/identity.hpp"
@@ -12,14 +16,52 @@ namespace vpced::zones {
 
 namespace {
 
-std::shared_ptr<const Snapshot> finish(Config config, const LoadOptions& options, Diagnostics& diags) {
+// What tells one version of identity.json from another: it is only ever replaced by a rename, which gives it a
+// new inode. A missing file has the all-zero stamp.
+struct FileStamp {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  off_t size = 0;
+  timespec mtime{};
+  bool operator==(const FileStamp& o) const {
+    return dev == o.dev && ino == o.ino && size == o.size && mtime.tv_sec == o.mtime.tv_sec &&
+           mtime.tv_nsec == o.mtime.tv_nsec;
+  }
+};
+
+FileStamp stamp_of(const std::filesystem::path& file) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) return {};
+  return {st.st_dev, st.st_ino, st.st_size, st.st_mtim};
+}
+
+// identity.json read ahead, on its own thread, while the config is parsed (LoadOptions::expected_state_dir).
+struct EarlyIdentity {
+  std::filesystem::path state_dir;
+  FileStamp stamp;  // taken before the read: a file replaced during it fails the later comparison
+  std::future<IdentityState> state;
+
+  explicit EarlyIdentity(std::filesystem::path dir)
+      : state_dir(std::move(dir)), stamp(stamp_of(state_dir / kIdentityFile)),
+        state(std::async(std::launch::async, [d = state_dir] { return load_identity(d); })) {}
+
+  // The state read ahead when it is the one to use now (call with the state directory locked), else null.
+  std::optional<IdentityState> take(const std::filesystem::path& dir) {
+    if (dir != state_dir || stamp_of(dir / kIdentityFile) != stamp) return std::nullopt;
+    return state.get();  // a corrupt file throws LoadError here, as load_identity would
+  }
+};
+
+std::shared_ptr<const Snapshot> finish(Config config, const LoadOptions& options, Diagnostics& diags,
+                                       EarlyIdentity* early = nullptr) {
   const auto state_dir = config.server.state_dir;
   std::optional<DirLock> lock;
   if (options.persist) lock.emplace(state_dir);
   IdentityState state;
   VerificationState verification;
   try {
-    state = load_identity(state_dir);
+    std::optional<IdentityState> ahead = early ? early->take(state_dir) : std::nullopt;
+    state = ahead ? std::move(*ahead) : load_identity(state_dir);
     verification = load_verification(state_dir);
   } catch (LoadError& e) {
     for (const auto& d : e.diags.items()) diags.error(d.pos, d.message);
@@ -48,9 +90,11 @@ std::shared_ptr<const Snapshot> finish(Config config, const LoadOptions& options
 
 std::shared_ptr<const Snapshot> load_snapshot(const std::filesystem::path& config_file, const LoadOptions& options,
                                               Diagnostics& diags) {
+  std::optional<EarlyIdentity> early;
+  if (!options.expected_state_dir.empty()) early.emplace(options.expected_state_dir);
   auto config = load_config(config_file, diags);
   if (!config || diags.has_errors()) return nullptr;
-  return finish(std::move(*config), options, diags);
+  return finish(std::move(*config), options, diags, early ? &*early : nullptr);
 }
 
 std::shared_ptr<const Snapshot> rebuild_snapshot(const Model& model, const LoadOptions& options, Diagnostics& diags) {

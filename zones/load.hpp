@@ -20,6 +20,11 @@ struct LoadOptions {
   // Keep every zone record (presentation form) in the snapshot. They serve zone transfers, NOTIFY planning
   // and `vpced zone`; false (the daemon) keeps only each zone's SOA when no transfer can be allowed.
   bool keep_zone_records = true;
+  // The state_dir the config is expected to name (a reload: the running config's). identity.json is then read
+  // on a second thread while the config is parsed (100,000 endpoints: ~0.4 s of JSON beside ~0.9 s of TOML),
+  // and that read is used when the config does name this directory and the file is unchanged once the state
+  // directory is locked; otherwise it is read again. Empty: read after the config.
+  std::filesystem::path expected_state_dir;
 };
 
 // Returns null when `diags` holds errors (config, state file, identity). Throws only on I/O failures of
