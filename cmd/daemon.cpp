@@ -249,9 +249,7 @@ struct Daemon::Impl {
   std::shared_ptr<const zones::Snapshot> load(std::vector<std::string>& errors, double& seconds) {
     const auto t0 = std::chrono::steady_clock::now();
     zones::Diagnostics diags;
-    zones::LoadOptions lo = load_options();
-    // A reload: identity.json is read beside the config parse, from where the running config keeps it.
-    if (auto current = holder.get()) lo.expected_state_dir = current->model().config.server.state_dir;
+    const zones::LoadOptions lo = load_options();
     std::shared_ptr<const zones::Snapshot> snap;
     try {
       snap = zones::load_snapshot(options.config, lo, diags);

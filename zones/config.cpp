@@ -254,7 +254,8 @@ struct KeySrc {
 
 class Loader {
  public:
-  Loader(const fs::path& file, Diagnostics& diags) : path_(file), file_(file.string()), diags_(diags) {
+  Loader(const fs::path& file, Diagnostics& diags, const StateDirKnown& on_state_dir)
+      : path_(file), file_(file.string()), diags_(diags), on_state_dir_(on_state_dir) {
     std::error_code ec;
     fs::path abs = fs::absolute(file.empty() ? fs::path(".") : file, ec);
     base_dir_ = (ec ? file : abs).parent_path();
@@ -539,6 +540,7 @@ class Loader {
     } else {
       error(file_pos(), "missing table [server] (server.dns_listen is required)");
     }
+    if (on_state_dir_) on_state_dir_(cfg_.server.state_dir);
     if (auto* t = table(root.get("transfer"), "transfer")) read_transfer(*t);
     if (auto* t = table(root.get("verify"), "verify")) read_verify(*t);
     for_each_table(root, "accounts", [&](const toml::table& t) { read_account(t); });
@@ -1326,6 +1328,7 @@ class Loader {
   FileName file_;  // as printed in diagnostics; every position of this load shares it
   fs::path base_dir_;
   Diagnostics& diags_;
+  const StateDirKnown& on_state_dir_;
   Config cfg_;
   std::vector<AccountSrc> account_src_;
   std::vector<ServiceSrc> service_src_;
@@ -1340,13 +1343,15 @@ class Loader {
 
 }  // namespace
 
-std::optional<Config> load_config_text(std::string_view text, const std::filesystem::path& file, Diagnostics& diags) {
-  auto config = Loader(file, diags).load(text);
+std::optional<Config> load_config_text(std::string_view text, const std::filesystem::path& file, Diagnostics& diags,
+                                       const StateDirKnown& on_state_dir) {
+  auto config = Loader(file, diags, on_state_dir).load(text);
   if (config) config->text_hash = std::hash<std::string_view>{}(text);
   return config;
 }
 
-std::optional<Config> load_config(const std::filesystem::path& file, Diagnostics& diags) {
+std::optional<Config> load_config(const std::filesystem::path& file, Diagnostics& diags,
+                                  const StateDirKnown& on_state_dir) {
   std::ifstream in(file, std::ios::binary);
   if (!in) {
     diags.error({file.string(), 0, 0}, "cannot read config file: " + std::string(std::strerror(errno)));
@@ -1370,7 +1375,7 @@ std::optional<Config> load_config(const std::filesystem::path& file, Diagnostics
     diags.error({file.string(), 0, 0}, "config file is larger than 64 MiB");
     return std::nullopt;
   }
-  return load_config_text(text, file, diags);
+  return load_config_text(text, file, diags, on_state_dir);
 }
 
 }  // namespace vpced::zones

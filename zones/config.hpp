@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -187,11 +188,16 @@ std::optional<Seconds> parse_duration(std::string_view s);
 
 // Parses and validates a config file: syntax, types, ranges and every semantic rule of design §3.
 // Returns the config only when `diags` holds no error; all errors of the file are collected, sorted by position.
-std::optional<Config> load_config(const std::filesystem::path& file, Diagnostics& diags);
+// `on_state_dir`, when given, is called with server.state_dir as soon as it is known (the rest of the file is
+// still being read and checked): the load path starts reading the state files then.
+using StateDirKnown = std::function<void(const std::filesystem::path&)>;
+std::optional<Config> load_config(const std::filesystem::path& file, Diagnostics& diags,
+                                  const StateDirKnown& on_state_dir = {});
 // Whether `[transfer]` can allow any zone transfer: a secondary to NOTIFY, an `allow` prefix or a key.
 inline bool transfers_configured(const Config& c) {
   return !c.transfer.secondaries.empty() || !c.transfer.allow.empty() || !c.transfer.keys.empty();
 }
-std::optional<Config> load_config_text(std::string_view text, const std::filesystem::path& file, Diagnostics& diags);
+std::optional<Config> load_config_text(std::string_view text, const std::filesystem::path& file, Diagnostics& diags,
+                                       const StateDirKnown& on_state_dir = {});
 
 }  // namespace vpced::zones

@@ -35,7 +35,7 @@ FileStamp stamp_of(const std::filesystem::path& file) {
   return {st.st_dev, st.st_ino, st.st_size, st.st_mtim};
 }
 
-// identity.json read ahead, on its own thread, while the config is parsed (LoadOptions::expected_state_dir).
+// identity.json read ahead, on its own thread, while the rest of the config is read and checked.
 struct EarlyIdentity {
   std::filesystem::path state_dir;
   FileStamp stamp;  // taken before the read: a file replaced during it fails the later comparison
@@ -45,7 +45,8 @@ struct EarlyIdentity {
       : state_dir(std::move(dir)), stamp(stamp_of(state_dir / kIdentityFile)),
         state(std::async(std::launch::async, [d = state_dir] { return load_identity(d); })) {}
 
-  // The state read ahead when it is the one to use now (call with the state directory locked), else null.
+  // The state read ahead when it is the one to use now (call with the state directory locked), else null: the
+  // file was replaced since (another process holding the lock in between), or `dir` is another directory.
   std::optional<IdentityState> take(const std::filesystem::path& dir) {
     if (dir != state_dir || stamp_of(dir / kIdentityFile) != stamp) return std::nullopt;
     return state.get();  // a corrupt file throws LoadError here, as load_identity would
@@ -91,8 +92,7 @@ std::shared_ptr<const Snapshot> finish(Config config, const LoadOptions& options
 std::shared_ptr<const Snapshot> load_snapshot(const std::filesystem::path& config_file, const LoadOptions& options,
                                               Diagnostics& diags) {
   std::optional<EarlyIdentity> early;
-  if (!options.expected_state_dir.empty()) early.emplace(options.expected_state_dir);
-  auto config = load_config(config_file, diags);
+  auto config = load_config(config_file, diags, [&early](const std::filesystem::path& dir) { early.emplace(dir); });
   if (!config || diags.has_errors()) return nullptr;
   return finish(std::move(*config), options, diags, early ? &*early : nullptr);
 }
