@@ -416,6 +416,15 @@ int Daemon::run() {
   sd_notify("READY=1");
   // The holder has it: kept here, the first snapshot (model and config with it) would outlive every reload.
   snap.reset();
+  // What start-up allocated after the load's own trim and has freed since (the relay's update tables, the
+  // servers' set-up) lies in the middle of the heap: give those pages back now, and once more a second later,
+  // when the relay threads have taken their listeners from the update and freed its hand-over lists
+  // (bench config: RSS 31.1 → 28.4 → 27.1 MB).
+  malloc_trim(0);
+  asio::steady_timer settle(d.ctx, std::chrono::seconds(1));
+  settle.async_wait([](const boost::system::error_code& ec) {
+    if (!ec) malloc_trim(0);
+  });
 
   asio::signal_set signals(d.ctx, SIGHUP, SIGTERM, SIGINT);
   std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec,
