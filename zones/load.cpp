@@ -79,7 +79,9 @@ std::shared_ptr<const Snapshot> finish(Config config, const LoadOptions& options
   set_serial(zones, state.serial);
   if (options.persist && identity_changed) save_identity(state_dir, state);
   const bool keep_records = options.keep_zone_records || transfers_configured(model->config);
-  if (keep_records) set_digests(zones);  // the SOA serial is left out of a digest: no need to redo it
+  // Stored digests serve NOTIFY planning at the next publish, which only runs with secondaries to notify (a
+  // reload that adds them computes what is missing then: digest_of). The SOA serial is left out of a digest.
+  if (keep_records && !model->config.transfer.secondaries.empty()) set_digests(zones);
   auto snap = compile_snapshot(std::move(model), state.serial, std::move(zones), keep_records);
   // The build's transient structures (config text, zone records as text, name tables) were freed: give
   // their pages back, or RSS keeps the build's peak for the life of the process.
