@@ -33,9 +33,8 @@ char lower(char ch) { return ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A'
 
 // The wire form of an absolute presentation name. Every name reaching a zone was generated or validated
 // (config.cpp: hostname labels, `*` first), so there are no escapes to decode. Throws on a label over 63.
-std::string to_wire(std::string_view name, bool lowercase) {
-  std::string w;
-  w.reserve(name.size() + 1);
+// Appends the wire form of `name` (absolute or not; at most name.size() + 2 bytes) to `w`.
+void append_wire(std::string& w, std::string_view name, bool lowercase) {
   size_t start = 0;
   while (start < name.size()) {
     size_t dot = name.find('.', start);
@@ -47,6 +46,12 @@ std::string to_wire(std::string_view name, bool lowercase) {
     start = dot + 1;
   }
   w.push_back('\0');
+}
+
+std::string to_wire(std::string_view name, bool lowercase) {
+  std::string w;
+  w.reserve(name.size() + 1);
+  append_wire(w, name, lowercase);
   return w;
 }
 
@@ -76,7 +81,7 @@ void put32(std::string& out, uint32_t v) {
 // One record of a zone, parsed once from its presentation form (records.hpp) into wire parts. Names in the
 // rdata (NS target, SOA mname and rname) stay apart from the fixed bytes so that they can be compressed.
 struct WireRr {
-  const std::string* owner = nullptr;  // lowercase wire name, owned by the zone's name table
+  std::string_view owner;  // lowercase wire name, in the zone's name buffer
   uint16_t type = 0;
   uint32_t ttl = 0;
   std::string name1, name2;  // NS: target; SOA: mname, rname (wire, as written)
@@ -154,7 +159,7 @@ class PacketWriter {
     put16(buf_, kClassIn);
   }
   void rr(const WireRr& r) {
-    name(*r.owner);
+    name(r.owner);
     put16(buf_, r.type);
     put16(buf_, kClassIn);
     put32(buf_, r.ttl);
@@ -175,7 +180,7 @@ class PacketWriter {
 
 // A record without compression (ldns_rr2wire).
 void plain_rr(std::string& out, const WireRr& r) {
-  out += *r.owner;
+  out += r.owner;
   put16(out, r.type);
   put16(out, kClassIn);
   put32(out, r.ttl);
@@ -277,53 +282,69 @@ struct SnapshotBuilder {
 void SnapshotBuilder::compile_zone(Compiler& compiler, Snapshot::View& view, uint32_t zi,
                                    std::vector<Snapshot::TypeAnswer>& types) {
   const ZoneContent& zone = view.contents[zi];
-  // The zone's names, each with its records in zone order; node-based, so the keys stay where they are.
+  // The zone's names in wire form, one buffer for all of them (sized first, so it never moves: the names
+  // below are views into it), each with its records in zone order as a list threaded through `next`.
+  constexpr uint32_t kNone = UINT32_MAX;
   struct Name {
-    std::vector<uint32_t> rrs;  // into rrs
+    uint32_t first = kNone, last = kNone;  // into rrs
   };
-  // std::hash<std::string> keeps each node's hash (StringHash, a "fast" hash to libstdc++, would be recomputed
-  // for every node a lookup passes: ~10 % of a 100,000-endpoint build).
-  std::unordered_map<std::string, Name> names;
+  size_t wire_bytes = 0;
+  for (size_t i = 0; i < zone.records.size(); ++i)
+    if (i == 0 || zone.records[i].owner != zone.records[i - 1].owner) wire_bytes += zone.records[i].owner.size() + 2;
+  std::string wire_names;
+  wire_names.reserve(wire_bytes);
+  // std::hash<std::string_view> keeps each node's hash (StringHash, a "fast" hash to libstdc++, would be
+  // recomputed for every node a lookup passes: ~10 % of a 100,000-endpoint build).
+  std::unordered_map<std::string_view, Name> names;
   names.reserve(zone.records.size());
   std::vector<WireRr> rrs(zone.records.size());
+  std::vector<uint32_t> next(zone.records.size(), kNone);
   const WireRr* soa = nullptr;
   const std::string* last_text = nullptr;
-  std::pair<const std::string, Name>* last = nullptr;
+  std::pair<const std::string_view, Name>* last = nullptr;
   for (size_t i = 0; i < zone.records.size(); ++i) {
     const Record& r = zone.records[i];
     WireRr& rr = rrs[i];
     // Records come sorted by owner: the previous owner's entry is reused without a lookup.
     if (!last_text || *last_text != r.owner) {
-      last = &*names.try_emplace(to_wire(r.owner, true)).first;
+      const size_t at = wire_names.size();
+      append_wire(wire_names, r.owner, true);
+      last = &*names.try_emplace(std::string_view(wire_names).substr(at)).first;
+      if (last->first.data() != wire_names.data() + at) wire_names.resize(at);  // seen before (the apex's NS)
       last_text = &r.owner;
     }
-    rr.owner = &last->first;
+    rr.owner = last->first;
     rr.type = type_code(r.type);
     rr.ttl = r.ttl;
     parse_rdata(r, rr);
-    last->second.rrs.push_back(static_cast<uint32_t>(i));
+    const auto idx = static_cast<uint32_t>(i);
+    Name& n = last->second;
+    if (n.last == kNone)
+      n.first = idx;
+    else
+      next[n.last] = idx;
+    n.last = idx;
     if (rr.type == kTypeSoa && !soa) soa = &rr;
   }
   if (!soa) throw std::runtime_error("zone without SOA: " + zone.apex);
-  const std::string apex = *soa->owner;
+  const std::string apex(soa->owner);
   view.apexes.emplace(apex, zi);
   Snapshot::Zone compiled;
   compiled.nxdomain = compiler.uncompressed_soa(*soa, kRcodeNxDomain);
 
   // Empty non-terminals exist (RFC 8020: NODATA, not NXDOMAIN). An ancestor is a suffix of the wire name
-  // that starts at a label, so it is looked at in place; each is collected once.
+  // that starts at a label, so it is a view into the same buffer; each is collected once.
   std::unordered_set<std::string_view> ents;
   for (const auto& [name, n] : names) {
     std::string_view rest = name;
     while (!rest.empty() && rest[0] != 0) {
       rest.remove_prefix(1 + static_cast<uint8_t>(rest[0]));
       if (rest.size() <= apex.size()) break;
-      if (!ents.contains(rest) && !names.contains(std::string(rest))) ents.insert(rest);
+      if (!ents.contains(rest) && !names.contains(rest)) ents.insert(rest);
     }
   }
-  std::vector<std::string> missing(ents.begin(), ents.end());
-  ents.clear();
-  for (auto& e : missing) names.try_emplace(std::move(e));
+  for (std::string_view e : ents) names.try_emplace(e);
+  ents = {};
 
   const std::string wildcard = std::string("\x01*", 2) + apex;
   std::vector<const WireRr*> set, additional;
@@ -337,12 +358,12 @@ void SnapshotBuilder::compile_zone(Compiler& compiler, Snapshot::View& view, uin
     node.any = node.nodata;
     // One answer per type, in type order; the RRset in zone order.
     order.clear();
-    for (uint32_t i : n.rrs)
+    for (uint32_t i = n.first; i != kNone; i = next[i])
       if (std::find(order.begin(), order.end(), rrs[i].type) == order.end()) order.push_back(rrs[i].type);
     std::sort(order.begin(), order.end());
     for (uint16_t type : order) {
       set.clear();
-      for (uint32_t i : n.rrs)
+      for (uint32_t i = n.first; i != kNone; i = next[i])
         if (rrs[i].type == type) set.push_back(&rrs[i]);
       additional.clear();
       if (type == kTypeNs && name == apex) {
@@ -350,7 +371,7 @@ void SnapshotBuilder::compile_zone(Compiler& compiler, Snapshot::View& view, uin
         for (const auto* ns : set) {
           if (auto it = names.find(to_wire_lower(ns->name1)); it != names.end())
             for (uint16_t glue : {kTypeA, kTypeAaaa})
-              for (uint32_t i : it->second.rrs)
+              for (uint32_t i = it->second.first; i != kNone; i = next[i])
                 if (rrs[i].type == glue) additional.push_back(&rrs[i]);
         }
       }
