@@ -41,12 +41,6 @@ SourcePos position_of_offset(const std::string& file, const std::string& text, s
   throw err;
 }
 
-std::string require_string(const json& obj, const char* key, const std::filesystem::path& path) {
-  auto it = obj.find(key);
-  if (it == obj.end() || !it->is_string()) corrupt(path, {}, std::string("missing string '") + key + "'");
-  return it->get<std::string>();
-}
-
 // Appends `s` as a JSON string: as is between quotes when no byte needs escaping (IDs, names, addresses),
 // else through nlohmann's escaping — the same text its dump() gives either way.
 void put_string(std::string& out, const std::string& s) {
@@ -152,58 +146,257 @@ std::string identity_to_json(const IdentityState& state) {
   return out;
 }
 
+namespace {
+
+// Reads identity.json event by event (nlohmann's SAX interface) straight into an IdentityState: no document
+// tree (at 100,000 endpoints the tree was ~100 MB beside the state it became, and most of the read's time).
+// The first problem is kept and parsing goes on, so that a syntax error anywhere wins, as with a whole-file
+// parse; unknown keys are skipped.
+class IdentityReader {
+ public:
+  using number_integer_t = json::number_integer_t;
+  using number_unsigned_t = json::number_unsigned_t;
+  using number_float_t = json::number_float_t;
+  using string_t = json::string_t;
+  using binary_t = json::binary_t;
+
+  IdentityState state;
+  std::string problem;           // the first semantic problem, empty if none
+  std::optional<size_t> syntax;  // byte offset of a syntax error
+
+  bool null() { return scalar(Kind::Other); }
+  bool boolean(bool) { return scalar(Kind::Other); }
+  bool number_integer(number_integer_t v) {
+    if (v >= 0) return number_unsigned(static_cast<number_unsigned_t>(v));
+    return scalar(Kind::Other);
+  }
+  bool number_unsigned(number_unsigned_t v) {
+    number_ = v;
+    return scalar(Kind::Unsigned);
+  }
+  bool number_float(number_float_t, const string_t&) { return scalar(Kind::Other); }
+  bool binary(binary_t&) { return scalar(Kind::Other); }
+  bool string(string_t& v) {
+    string_ = std::move(v);
+    return scalar(Kind::String);
+  }
+  bool key(string_t& k) {
+    key_ = std::move(k);
+    return true;
+  }
+  bool start_array(std::size_t) {
+    if (skip_ == 0) on_value(Kind::Array);
+    ++skip_;  // no array belongs to the format: skipped with all it holds
+    return true;
+  }
+  bool end_array() {
+    --skip_;
+    return true;
+  }
+  bool start_object(std::size_t) {
+    if (skip_ > 0) {
+      ++skip_;
+      return true;
+    }
+    const Ctx parent = stack_.empty() ? Ctx::None : stack_.back();
+    Ctx next = Ctx::Skip;
+    switch (parent) {
+      case Ctx::None: next = Ctx::Root; break;
+      case Ctx::Root:
+        if (key_ == "services") next = (seen_services_ = true, Ctx::Services);
+        if (key_ == "endpoints") next = (seen_endpoints_ = true, Ctx::Endpoints);
+        break;
+      case Ctx::Services:
+        next = Ctx::Service;
+        name_ = key_;
+        service_ = {};
+        token_ = {};
+        has_token_ = false;
+        seen_.clear();
+        break;
+      case Ctx::Service:
+        if (key_ == "verification") {
+          next = Ctx::Verification;
+          has_token_ = true;
+          token_seen_.clear();
+        }
+        break;
+      case Ctx::Endpoints:
+        next = Ctx::Endpoint;
+        name_ = key_;
+        endpoint_ = {};
+        has_addresses_ = false;
+        seen_.clear();
+        break;
+      case Ctx::Endpoint:
+        if (key_ == "addresses") next = (has_addresses_ = true, Ctx::Addresses);
+        break;
+      default: break;
+    }
+    if (next == Ctx::Skip) {
+      on_value(Kind::Object);
+      ++skip_;
+      return true;
+    }
+    stack_.push_back(next);
+    return true;
+  }
+  bool end_object() {
+    if (skip_ > 0) {
+      --skip_;
+      return true;
+    }
+    const Ctx done = stack_.back();
+    stack_.pop_back();
+    if (done == Ctx::Service) finish_service();
+    if (done == Ctx::Endpoint) finish_endpoint();
+    if (done == Ctx::Verification) {
+      require({"domain_name", "name", "value"}, token_seen_);
+      if (!is_verification_name(token_.name) || !is_verification_value(token_.value))
+        fail("service '" + name_ + "' has a malformed verification token");
+    }
+    if (done == Ctx::Root) finish_root();
+    return true;
+  }
+  bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception&) {
+    syntax = position;
+    return false;
+  }
+
+ private:
+  enum class Ctx { None, Root, Services, Service, Verification, Endpoints, Endpoint, Addresses, Skip };
+  enum class Kind { String, Unsigned, Other, Object, Array };
+
+  void fail(std::string why) {
+    if (problem.empty()) problem = std::move(why);
+  }
+
+  bool scalar(Kind kind) {
+    if (skip_ == 0) on_value(kind);
+    return true;
+  }
+
+  // A value (scalar, or an object or array not part of the format) for key_ in the current object.
+  void on_value(Kind kind) {
+    if (stack_.empty()) {
+      fail("top level is not an object");
+      return;
+    }
+    const bool str = kind == Kind::String;
+    switch (stack_.back()) {
+      case Ctx::Root:
+        if (key_ == "format") format_ok_ = kind == Kind::Unsigned && number_ == kFormat;
+        if (key_ == "serial") {
+          if (kind != Kind::Unsigned || number_ > UINT32_MAX) fail("serial is not a 32-bit unsigned number");
+          state.serial = static_cast<uint32_t>(number_);
+          seen_serial_ = true;
+        }
+        if (key_ == "zone_digest") {
+          if (!str) fail("zone_digest is not a string");
+          state.zone_digest = std::move(string_);
+          seen_digest_ = true;
+        }
+        if (key_ == "services" || key_ == "endpoints") fail(key_ + " is not an object");
+        break;
+      case Ctx::Services:
+      case Ctx::Endpoints: fail("'" + key_ + "' is not an object"); break;
+      case Ctx::Service:
+        if (key_ == "id" && str) {
+          service_.id = std::move(string_);
+          seen_.insert("id");
+        }
+        if (key_ == "verification") fail("service '" + name_ + "' has a malformed verification token");
+        break;
+      case Ctx::Verification:
+        if (!str) break;  // reported as missing at the token's end
+        if (key_ == "domain_name") token_.domain_name = std::move(string_);
+        if (key_ == "name") token_.name = std::move(string_);
+        if (key_ == "value") token_.value = std::move(string_);
+        token_seen_.insert(key_);
+        break;
+      case Ctx::Endpoint:
+        if ((key_ == "id" || key_ == "dns_suffix") && str) {
+          (key_ == "id" ? endpoint_.id : endpoint_.dns_suffix) = std::move(string_);
+          seen_.insert(key_);
+        }
+        if (key_ == "addresses") fail("endpoint '" + name_ + "' has no address table");
+        break;
+      case Ctx::Addresses: {
+        auto ip = str ? parse_ipv4(string_) : std::nullopt;
+        if (!ip)
+          fail("endpoint '" + name_ + "' has a malformed address for " + key_);
+        else
+          endpoint_.addresses.emplace(key_, *ip);
+        break;
+      }
+      default: break;
+    }
+  }
+
+  void finish_service() {
+    require({"id"}, seen_);
+    if (!is_service_id(service_.id)) fail("service '" + name_ + "' has a malformed id");
+    if (has_token_) service_.token = std::move(token_);
+    state.services.emplace_hint(state.services.end(), name_, std::move(service_));
+  }
+
+  void finish_endpoint() {
+    require({"id", "dns_suffix"}, seen_);
+    if (!is_endpoint_id(endpoint_.id) || !is_dns_suffix(endpoint_.dns_suffix))
+      fail("endpoint '" + name_ + "' has a malformed id or DNS suffix");
+    if (!has_addresses_) fail("endpoint '" + name_ + "' has no address table");
+    state.endpoints.emplace_hint(state.endpoints.end(), name_, std::move(endpoint_));
+  }
+
+  void finish_root() {
+    if (!format_ok_) return fail("unknown format version");
+    if (!seen_serial_) return fail("missing 'serial'");
+    if (!seen_digest_) return fail("missing string 'zone_digest'");
+    if (!seen_services_) return fail("missing object 'services'");
+    if (!seen_endpoints_) fail("missing object 'endpoints'");
+  }
+
+  std::vector<Ctx> stack_;
+  size_t skip_ = 0;  // depth inside a value that is not part of the format
+  std::string key_, string_, name_;
+  uint64_t number_ = 0;
+  ServiceIdentity service_;
+  VerificationToken token_;
+  EndpointIdentity endpoint_;
+  // The string members met in the current service or endpoint, and in its verification token: a few short
+  // keys, compared in place.
+  struct Seen {
+    std::vector<std::string> keys;
+    void clear() { keys.clear(); }
+    void insert(const std::string& k) { keys.push_back(k); }
+    bool contains(std::string_view k) const { return std::find(keys.begin(), keys.end(), k) != keys.end(); }
+  };
+  void require(std::initializer_list<const char*> keys, const Seen& seen) {
+    for (const char* k : keys)
+      if (!seen.contains(k)) fail(std::string("missing string '") + k + "'");
+  }
+  Seen seen_, token_seen_;
+  bool has_token_ = false, has_addresses_ = false;
+  bool format_ok_ = false, seen_serial_ = false, seen_digest_ = false, seen_services_ = false,
+       seen_endpoints_ = false;
+};
+
+}  // namespace
+
 IdentityState load_identity(const std::filesystem::path& state_dir) {
   const auto path = state_dir / kIdentityFile;
-  IdentityState state;
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    if (!std::filesystem::exists(path)) return state;
+    if (!std::filesystem::exists(path)) return {};
     corrupt(path, {}, "cannot read it");
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string text = ss.str();
-  json root;
-  try {
-    root = json::parse(text);
-  } catch (const json::parse_error& e) {
-    corrupt(path, position_of_offset(path.string(), text, e.byte > 0 ? e.byte - 1 : 0), "not valid JSON");
-  }
-  if (!root.is_object()) corrupt(path, {}, "top level is not an object");
-  if (!root.contains("format") || root["format"] != kFormat) corrupt(path, {}, "unknown format version");
-  try {
-    state.serial = root.at("serial").get<uint32_t>();
-    state.zone_digest = root.at("zone_digest").get<std::string>();
-    for (const auto& [name, s] : root.at("services").items()) {
-      ServiceIdentity si;
-      si.id = require_string(s, "id", path);
-      if (!is_service_id(si.id)) corrupt(path, {}, "service '" + name + "' has a malformed id");
-      if (auto v = s.find("verification"); v != s.end()) {
-        VerificationToken t{require_string(*v, "domain_name", path), require_string(*v, "name", path),
-                            require_string(*v, "value", path)};
-        if (!is_verification_name(t.name) || !is_verification_value(t.value))
-          corrupt(path, {}, "service '" + name + "' has a malformed verification token");
-        si.token = std::move(t);
-      }
-      state.services.emplace(name, std::move(si));
-    }
-    for (const auto& [name, e] : root.at("endpoints").items()) {
-      EndpointIdentity ei;
-      ei.id = require_string(e, "id", path);
-      ei.dns_suffix = require_string(e, "dns_suffix", path);
-      if (!is_endpoint_id(ei.id) || !is_dns_suffix(ei.dns_suffix))
-        corrupt(path, {}, "endpoint '" + name + "' has a malformed id or DNS suffix");
-      for (const auto& [subnet, a] : e.at("addresses").items()) {
-        auto ip = a.is_string() ? parse_ipv4(a.get<std::string>()) : std::nullopt;
-        if (!ip) corrupt(path, {}, "endpoint '" + name + "' has a malformed address for " + subnet);
-        ei.addresses.emplace(subnet, *ip);
-      }
-      state.endpoints.emplace(name, std::move(ei));
-    }
-  } catch (const json::exception& e) {
-    corrupt(path, {}, e.what());
-  }
-  return state;
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  IdentityReader reader;
+  json::sax_parse(text, &reader);
+  if (reader.syntax)
+    corrupt(path, position_of_offset(path.string(), text, *reader.syntax > 0 ? *reader.syntax - 1 : 0), "not valid JSON");
+  if (!reader.problem.empty()) corrupt(path, {}, reader.problem);
+  return std::move(reader.state);
 }
 
 void save_identity(const std::filesystem::path& state_dir, const IdentityState& state) {

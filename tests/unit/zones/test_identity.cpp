@@ -3,6 +3,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <variant>
 
 #include "../fixture.hpp"
 #include "zones/identity.hpp"
@@ -192,4 +193,106 @@ TEST_CASE("the state file text is what a JSON library writes for the same docume
   const std::string text = identity_to_json(s);
   CHECK(text == dom_dump(s));
   CHECK(nlohmann::json::parse(text).at("endpoints").size() == s.endpoints.size());
+}
+
+namespace {
+
+// load_identity of `text` written as the state file of a fresh directory: the state, or the first error's text.
+std::variant<IdentityState, std::string> read_state(const std::string& text) {
+  auto dir = temp_dir();
+  std::ofstream(dir / "identity.json") << text;
+  std::variant<IdentityState, std::string> out;
+  try {
+    out = load_identity(dir);
+  } catch (const LoadError& e) {
+    out = e.diags.items().at(0).message;
+  }
+  std::filesystem::remove_all(dir);
+  return out;
+}
+
+std::string error_of(const std::string& text) {
+  auto r = read_state(text);
+  if (auto* why = std::get_if<std::string>(&r)) return *why;
+  return "(loaded)";
+}
+
+const char* kGoodState = R"({
+  "endpoints": {
+    "app": {"addresses": {"subnet-01": "10.0.0.5", "subnet-02": "10.0.1.5"}, "dns_suffix": "abcd1234",
+            "id": "vpce-0123456789abcdef0"}
+  },
+  "format": 1,
+  "serial": 4000000000,
+  "services": {
+    "orders": {"id": "vpce-svc-0123456789abcdef0",
+               "verification": {"domain_name": "api.example.com", "name": "_abcdefghij0123456789",
+                                "value": "vpce:ABCDEFGHIJabcdefghij"}},
+    "plain": {"id": "vpce-svc-0123456789abcdef1"}
+  },
+  "zone_digest": "00ff"
+})";
+
+std::string with(std::string text, const std::string& from, const std::string& to) {
+  const auto at = text.find(from);
+  REQUIRE(at != std::string::npos);
+  return text.replace(at, from.size(), to);
+}
+
+}  // namespace
+
+TEST_CASE("the state file reader gives back every field, and a written state round-trips", "[identity]") {
+  auto r = read_state(kGoodState);
+  REQUIRE(std::holds_alternative<IdentityState>(r));
+  const auto& s = std::get<IdentityState>(r);
+  CHECK(s.serial == 4000000000u);
+  CHECK(s.zone_digest == "00ff");
+  REQUIRE(s.services.size() == 2);
+  REQUIRE(s.services.at("orders").token);
+  CHECK(s.services.at("orders").token->domain_name == "api.example.com");
+  CHECK(s.services.at("orders").token->value == "vpce:ABCDEFGHIJabcdefghij");
+  CHECK_FALSE(s.services.at("plain").token);
+  const auto& app = s.endpoints.at("app");
+  CHECK(app.id == "vpce-0123456789abcdef0");
+  CHECK(app.dns_suffix == "abcd1234");
+  CHECK(to_string(app.addresses.at("subnet-02")) == "10.0.1.5");
+  // Unknown members, arrays and nested objects among them, are skipped wherever they are.
+  auto extra = with(with(kGoodState, "\"format\": 1,", "\"format\": 1, \"future\": [1, {\"a\": [2]}], \"more\": {\"x\": {}},"),
+                    "\"dns_suffix\"", "\"notes\": {\"k\": [\"v\"]}, \"dns_suffix\"");
+  auto r2 = read_state(extra);
+  REQUIRE(std::holds_alternative<IdentityState>(r2));
+  CHECK(std::get<IdentityState>(r2) == s);
+  // What save_identity writes reads back the same.
+  auto again = read_state(identity_to_json(s));
+  REQUIRE(std::holds_alternative<IdentityState>(again));
+  CHECK(std::get<IdentityState>(again) == s);
+}
+
+TEST_CASE("the state file reader refuses what does not follow the format", "[identity]") {
+  CHECK_THAT(error_of("[1, 2]"), Catch::Contains("top level is not an object"));
+  CHECK_THAT(error_of(with(kGoodState, "\"format\": 1", "\"format\": 2")), Catch::Contains("unknown format version"));
+  CHECK_THAT(error_of(with(kGoodState, "\"format\": 1,", "")), Catch::Contains("unknown format version"));
+  CHECK_THAT(error_of(with(kGoodState, "4000000000", "-1")), Catch::Contains("serial"));
+  CHECK_THAT(error_of(with(kGoodState, "4000000000", "4294967296")), Catch::Contains("serial"));
+  CHECK_THAT(error_of(with(kGoodState, "\"zone_digest\": \"00ff\"", "\"zone_digest\": 5")), Catch::Contains("zone_digest"));
+  CHECK_THAT(error_of(with(kGoodState, "\"id\": \"vpce-0123456789abcdef0\"", "\"id\": 7")), Catch::Contains("missing string 'id'"));
+  CHECK_THAT(error_of(with(kGoodState, "\"dns_suffix\": \"abcd1234\",", "")), Catch::Contains("missing string 'dns_suffix'"));
+  CHECK_THAT(error_of(with(kGoodState, "abcd1234", "ABCD")), Catch::Contains("endpoint 'app' has a malformed id or DNS suffix"));
+  CHECK_THAT(error_of(with(kGoodState, "10.0.1.5", "10.0.1.500")), Catch::Contains("malformed address for subnet-02"));
+  CHECK_THAT(error_of(with(kGoodState, "\"subnet-01\": \"10.0.0.5\"", "\"subnet-01\": [\"10.0.0.5\"]")),
+             Catch::Contains("malformed address for subnet-01"));
+  CHECK_THAT(error_of(with(kGoodState, "{\"subnet-01\": \"10.0.0.5\", \"subnet-02\": \"10.0.1.5\"}", "[]")),
+             Catch::Contains("endpoint 'app' has no address table"));
+  CHECK_THAT(error_of(with(kGoodState, "vpce-svc-0123456789abcdef1", "vpce-svc-xyz")), Catch::Contains("service 'plain' has a malformed id"));
+  CHECK_THAT(error_of(with(kGoodState, "\"name\": \"_abcdefghij0123456789\",", "")), Catch::Contains("missing string 'name'"));
+  CHECK_THAT(error_of(with(kGoodState, "vpce:ABCDEFGHIJabcdefghij", "nope")),
+             Catch::Contains("service 'orders' has a malformed verification token"));
+  CHECK_THAT(error_of(with(kGoodState, "\"services\": {", "\"services\": 3, \"x\": {")), Catch::Contains("services is not an object"));
+  CHECK_THAT(error_of(with(kGoodState, "\"endpoints\": {", "\"endpoints\": [], \"y\": {")), Catch::Contains("endpoints is not an object"));
+  CHECK_THAT(error_of(with(kGoodState, "\"endpoints\": {", "\"y\": {")), Catch::Contains("missing object 'endpoints'"));
+  // A syntax error wins over an earlier semantic one, as a whole-document parse would report it.
+  CHECK_THAT(error_of(with(with(kGoodState, "4000000000", "-1"), "\"zone_digest\": \"00ff\"", "\"zone_digest\": ")),
+             Catch::StartsWith("corrupt state file: not valid JSON"));
+  CHECK_THAT(error_of(""), Catch::StartsWith("corrupt state file: not valid JSON"));
+  CHECK_THAT(error_of(std::string(kGoodState) + " trailing"), Catch::StartsWith("corrupt state file: not valid JSON"));
 }
