@@ -9,6 +9,8 @@
 #include <set>
 #include <stdexcept>
 #include <unordered_set>
+#include <future>
+#include <optional>
 
 namespace vpced::zones {
 
@@ -224,6 +226,19 @@ class Compiler {
     return keep(a, scratch_, false);
   }
 
+  // Appends another compiler's answers (built into `arena` and `answers`) after this one's; returns the index
+  // its first answer now has.
+  uint32_t append(const std::string& arena, const std::vector<CompiledAnswer>& answers) {
+    const auto base = static_cast<uint32_t>(answers_.size());
+    const auto offset = static_cast<uint32_t>(arena_.size());
+    arena_ += arena;
+    for (CompiledAnswer a : answers) {
+      a.offset += offset;
+      answers_.push_back(a);
+    }
+    return base;
+  }
+
  private:
   uint32_t keep(CompiledAnswer a, std::string_view bytes, bool shared) {
     size_t h = 0;
@@ -276,11 +291,11 @@ size_t prefix_key(const IpAddr& a, uint8_t length, char (&key)[18]) {
 // the zone's NXDOMAIN, and the wildcard's synthesized answers.
 struct SnapshotBuilder {
   static void compile_zone(Compiler& compiler, Snapshot::View& view, uint32_t zi,
-                           std::vector<Snapshot::TypeAnswer>& types);
+                           std::vector<Snapshot::TypeAnswer>& types, size_t split_names);
 };
 
 void SnapshotBuilder::compile_zone(Compiler& compiler, Snapshot::View& view, uint32_t zi,
-                                   std::vector<Snapshot::TypeAnswer>& types) {
+                                   std::vector<Snapshot::TypeAnswer>& types, size_t split_names) {
   const ZoneContent& zone = view.contents[zi];
   // The zone's names in wire form, one buffer for all of them (sized first, so it never moves: the names
   // below are views into it), each with its records in zone order as a list threaded through `next`.
@@ -347,46 +362,97 @@ void SnapshotBuilder::compile_zone(Compiler& compiler, Snapshot::View& view, uin
   ents = {};
 
   const std::string wildcard = std::string("\x01*", 2) + apex;
-  std::vector<const WireRr*> set, additional;
-  std::vector<uint16_t> order;
   const std::vector<const WireRr*> authority{soa};
-  for (const auto& [name, n] : names) {
-    Snapshot::Node node;
-    node.zone = zi;
-    node.types_begin = static_cast<uint32_t>(types.size());
-    node.nodata = compiler.packet(name, kTypeA, 0, {}, authority, {}, true);
-    node.any = node.nodata;
-    // One answer per type, in type order; the RRset in zone order.
-    order.clear();
-    for (uint32_t i = n.first; i != kNone; i = next[i])
-      if (std::find(order.begin(), order.end(), rrs[i].type) == order.end()) order.push_back(rrs[i].type);
-    std::sort(order.begin(), order.end());
-    for (uint16_t type : order) {
-      set.clear();
+  using Entry = const std::pair<const std::string_view, Name>*;
+  // The answers of a run of names: their nodes (answer and type indices into `c` and `out_types`), and the
+  // wildcard's A answer if the run holds `*.<apex>`. Reads only what is above, so two runs can go at once.
+  struct Run {
+    std::vector<std::pair<std::string_view, Snapshot::Node>> nodes;
+    std::optional<uint32_t> wildcard_a;
+  };
+  auto compile_run = [&](Compiler& c, std::vector<Snapshot::TypeAnswer>& out_types, const Entry* begin,
+                         const Entry* end, Run& run) {
+    std::vector<const WireRr*> set, additional;
+    std::vector<uint16_t> order;
+    run.nodes.reserve(static_cast<size_t>(end - begin));
+    for (const Entry* e = begin; e != end; ++e) {
+      const auto& [name, n] = **e;
+      Snapshot::Node node;
+      node.zone = zi;
+      node.types_begin = static_cast<uint32_t>(out_types.size());
+      node.nodata = c.packet(name, kTypeA, 0, {}, authority, {}, true);
+      node.any = node.nodata;
+      // One answer per type, in type order; the RRset in zone order.
+      order.clear();
       for (uint32_t i = n.first; i != kNone; i = next[i])
-        if (rrs[i].type == type) set.push_back(&rrs[i]);
-      additional.clear();
-      if (type == kTypeNs && name == apex) {
-        // Glue for in-zone name servers.
-        for (const auto* ns : set) {
-          if (auto it = names.find(to_wire_lower(ns->name1)); it != names.end())
-            for (uint16_t glue : {kTypeA, kTypeAaaa})
-              for (uint32_t i = it->second.first; i != kNone; i = next[i])
-                if (rrs[i].type == glue) additional.push_back(&rrs[i]);
+        if (std::find(order.begin(), order.end(), rrs[i].type) == order.end()) order.push_back(rrs[i].type);
+      std::sort(order.begin(), order.end());
+      for (uint16_t type : order) {
+        set.clear();
+        for (uint32_t i = n.first; i != kNone; i = next[i])
+          if (rrs[i].type == type) set.push_back(&rrs[i]);
+        additional.clear();
+        if (type == kTypeNs && name == apex) {
+          // Glue for in-zone name servers.
+          for (const auto* ns : set) {
+            if (auto it = names.find(to_wire_lower(ns->name1)); it != names.end())
+              for (uint16_t glue : {kTypeA, kTypeAaaa})
+                for (uint32_t i = it->second.first; i != kNone; i = next[i])
+                  if (rrs[i].type == glue) additional.push_back(&rrs[i]);
+          }
         }
+        uint32_t idx = c.packet(name, type, 0, set, {}, additional);
+        out_types.push_back({type, idx});
+        // ANY gets one RRset (RFC 8482): the A set where there is one, else the SOA at the apex.
+        if (type == kTypeA || (type == kTypeSoa && node.any == node.nodata)) node.any = idx;
+        // The wildcard's A answer: its owner compresses to the QNAME pointer, so it serves any name it covers.
+        if (type == kTypeA && name == wildcard) run.wildcard_a = idx;
       }
-      uint32_t idx = compiler.packet(name, type, 0, set, {}, additional);
-      types.push_back({type, idx});
-      // ANY gets one RRset (RFC 8482): the A set where there is one, else the SOA at the apex.
-      if (type == kTypeA || (type == kTypeSoa && node.any == node.nodata)) node.any = idx;
-      // The wildcard's A answer: its owner compresses to the QNAME pointer, so it serves any name it covers.
-      if (type == kTypeA && name == wildcard) {
-        compiled.wildcard = true;
-        compiled.wildcard_a = idx;
-      }
+      node.types_end = static_cast<uint32_t>(out_types.size());
+      run.nodes.emplace_back(name, node);
     }
-    node.types_end = static_cast<uint32_t>(types.size());
-    view.names.insert(name, node);  // the first zone of a view that holds a name keeps it
+  };
+  std::vector<Entry> entries;
+  entries.reserve(names.size());
+  for (const auto& kv : names) entries.push_back(&kv);
+  // A large zone (the public zone of a big config) is compiled in two halves at once, one of them into a
+  // compiler of its own whose bytes are then appended, its indices moved by what comes before them.
+  const Entry* const all_begin = entries.data();
+  const Entry* const all_end = all_begin + entries.size();
+  const Entry* const mid = entries.size() >= split_names ? all_begin + entries.size() / 2 : all_end;
+  Run head, tail;
+  std::string tail_arena;
+  std::vector<CompiledAnswer> tail_answers;
+  std::vector<Snapshot::TypeAnswer> tail_types;
+  std::future<void> helper;
+  // The helper takes the first half: with libstdc++'s iteration order a zone's wildcard (inserted after its
+  // apex) comes first, so the index shifting below is what a wildcard's answer goes through too.
+  if (mid != all_end)
+    helper = std::async(std::launch::async, [&] {
+      Compiler c(tail_arena, tail_answers);
+      compile_run(c, tail_types, all_begin, mid, tail);
+    });
+  compile_run(compiler, types, mid == all_end ? all_begin : mid, all_end, head);
+  if (helper.valid()) helper.get();  // rethrows what the helper threw
+  const uint32_t answer_base = compiler.append(tail_arena, tail_answers);
+  const auto type_base = static_cast<uint32_t>(types.size());
+  for (auto t : tail_types) {
+    t.answer += answer_base;
+    types.push_back(t);
+  }
+  for (auto& [name, node] : tail.nodes) {
+    node.types_begin += type_base;
+    node.types_end += type_base;
+    node.nodata += answer_base;
+    node.any += answer_base;
+  }
+  if (tail.wildcard_a) tail.wildcard_a = *tail.wildcard_a + answer_base;
+  for (const Run* run : {&head, &tail}) {
+    for (const auto& [name, node] : run->nodes) view.names.insert(name, node);  // the first zone of a view keeps a name
+    if (run->wildcard_a) {
+      compiled.wildcard = true;
+      compiled.wildcard_a = *run->wildcard_a;
+    }
   }
   if (compiled.wildcard) compiled.wildcard_nodata = compiler.uncompressed_soa(*soa, 0);
   view.zones.push_back(compiled);
@@ -398,7 +464,7 @@ std::shared_ptr<const Snapshot> compile_snapshot(std::shared_ptr<const Model> mo
 }
 
 std::shared_ptr<const Snapshot> compile_snapshot(std::shared_ptr<const Model> model, uint32_t serial,
-                                                 std::vector<ViewZones> zones, bool keep_records) {
+                                                 std::vector<ViewZones> zones, bool keep_records, size_t split_names) {
   static std::atomic<uint64_t> next_id{1};
   auto snap = std::make_shared<Snapshot>();
   snap->id_ = next_id.fetch_add(1, std::memory_order_relaxed);
@@ -413,7 +479,7 @@ std::shared_ptr<const Snapshot> compile_snapshot(std::shared_ptr<const Model> mo
     view.name = std::move(zones[v].name);
     view.contents = std::move(zones[v].zones);
     for (uint32_t zi = 0; zi < view.contents.size(); ++zi)
-      SnapshotBuilder::compile_zone(compiler, view, zi, snap->types_);
+      SnapshotBuilder::compile_zone(compiler, view, zi, snap->types_, split_names);
     view.names.shrink_to_fit();
     if (!keep_records)
       for (auto& z : view.contents) {

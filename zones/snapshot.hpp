@@ -92,7 +92,7 @@ class Snapshot : public std::enable_shared_from_this<Snapshot> {
 
  private:
   friend std::shared_ptr<const Snapshot> compile_snapshot(std::shared_ptr<const Model>, uint32_t,
-                                                          std::vector<ViewZones>, bool);
+                                                          std::vector<ViewZones>, bool, size_t);
   friend struct SnapshotBuilder;
 
   struct Node {
@@ -138,8 +138,12 @@ class Snapshot : public std::enable_shared_from_this<Snapshot> {
 std::shared_ptr<const Snapshot> compile_snapshot(std::shared_ptr<const Model> model, uint32_t serial);
 // The same from zones already built with all_zones(*model, serial) (the load path builds them once). With
 // keep_records false, zones(view) keeps only each zone's SOA once the answers are compiled (no transfers).
+// A zone of at least `split_names` names has its answers compiled by two threads, each half of the names;
+// the answers are the same bytes either way (tests compare both ways).
+inline constexpr size_t kCompileSplitNames = 16384;
 std::shared_ptr<const Snapshot> compile_snapshot(std::shared_ptr<const Model> model, uint32_t serial,
-                                                 std::vector<ViewZones> zones, bool keep_records = true);
+                                                 std::vector<ViewZones> zones, bool keep_records = true,
+                                                 size_t split_names = kCompileSplitNames);
 
 // Publishes snapshots to reader threads (PowerDNS sholder.hh): a mutex-guarded pointer plus an atomic
 // generation. Readers keep a thread-local copy and take the mutex only when the generation moved.

@@ -2,6 +2,7 @@
 // private zones exact and wildcard (RFC 4592), NXDOMAIN below a private apex, NODATA, names outside.
 #include <catch2/catch.hpp>
 #include <regex>
+#include <set>
 
 #include "../fixture.hpp"
 #include "dns/respond.hpp"
@@ -214,4 +215,98 @@ TEST_CASE("names outside every zone are handed to the forwarders when there are 
   CHECK_FALSE(r.oc.dropped);
   auto in_zone = ask(*snap, query("x.api.example.com", kTypeA), "127.16.0.5");
   CHECK(in_zone.rcode == kRcodeNxDomain);  // inside a private zone: never forwarded
+}
+
+namespace {
+
+// The lowercase wire form of a dotted name ("" and "." are the root).
+std::vector<uint8_t> wire_of(const std::string& dotted) {
+  std::vector<uint8_t> w;
+  size_t start = 0;
+  while (start < dotted.size()) {
+    size_t dot = dotted.find('.', start);
+    if (dot == std::string::npos) dot = dotted.size();
+    w.push_back(static_cast<uint8_t>(dot - start));
+    for (size_t i = start; i < dot; ++i) w.push_back(static_cast<uint8_t>(std::tolower(static_cast<unsigned char>(dotted[i]))));
+    start = dot + 1;
+  }
+  w.push_back(0);
+  return w;
+}
+
+}  // namespace
+
+TEST_CASE("answers compiled by two threads are the answers compiled by one", "[views][compile]") {
+  // views_config with 150 more endpoints of "wild" in the first VPC (public names, NODATA and NXDOMAIN in
+  // every view) and 24 services with a wildcard private name, each with an endpoint there: two-name private
+  // zones (apex, wildcard), so that wildcards fall in either half of a split.
+  std::string text = views_config();
+  for (int i = 0; i < 150; ++i)
+    text += "\n[[endpoints]]\nname = \"extra" + std::to_string(i) +
+            "\"\nvpc = \"vpc-0a000000000000001\"\nservice = \"wild\"\nprincipal = \"arn:aws:iam::444455556666:root\"\n"
+            "subnets = [\"subnet-0a000000000000001\"]\nprivate_dns_enabled = false\n";
+  zones::RuntimeInputs runtime = verified({"orders", "wild"});
+  for (int i = 0; i < 24; ++i) {
+    const std::string w = "w" + std::to_string(i);
+    text += "\n[[services]]\nname = \"" + w +
+            "\"\nowner = \"111122223333\"\nazs = [\"use1-az1\", \"use1-az2\"]\nacceptance_required = false\nallowed_principals = [\"*\"]\n"
+            "private_dns_name = \"*." + w + ".example.org\"\n  [services.load_balancer]\n  listeners = [80]\n"
+            "  targets = [{ address = \"127.0.0.3:80\", az = \"use1-az1\" }]\n"
+            "\n[[endpoints]]\nname = \"to-" + w + "\"\nvpc = \"vpc-0a000000000000001\"\nservice = \"" + w +
+            "\"\nprincipal = \"arn:aws:iam::444455556666:root\"\nsubnets = [\"subnet-0a000000000000001\"]\n";
+    runtime.verification[w] = zones::DnsNameState::Verified;
+  }
+  zones::IdentityState state;
+  auto model = testing::model_of(text, state, runtime);
+  // split_names 1: every zone, however small, is compiled in two halves; SIZE_MAX: never.
+  auto one = zones::compile_snapshot(model, 7, zones::all_zones(*model, 7), true, SIZE_MAX);
+  auto two = zones::compile_snapshot(model, 7, zones::all_zones(*model, 7), true, 1);
+  REQUIRE(one->view_count() == two->view_count());
+  std::set<std::string> names;
+  for (uint32_t v = 0; v < one->view_count(); ++v)
+    for (const auto& z : one->zones(v))
+      for (const auto& r : z.records) {
+        // The owner, its ancestors (empty non-terminals among them), a child that does not exist, and a
+        // name two labels below (wildcard coverage).
+        std::string n = r.owner;
+        names.insert("nx." + n);
+        names.insert("a.b." + n);
+        for (size_t at = 0; at != std::string::npos; at = n.find('.', at + 1)) names.insert(n.substr(at == 0 ? 0 : at + 1));
+      }
+  REQUIRE(names.size() > 600);
+  size_t compared = 0, hits = 0;
+  for (uint32_t v = 0; v < one->view_count(); ++v)
+    for (const auto& n : names)
+      for (uint16_t qtype : {kTypeA, kTypeAaaa, kTypeNs, kTypeSoa, uint16_t{16}, uint16_t{255}}) {
+        const auto w = wire_of(n);
+        const auto a = one->lookup(v, w, qtype), b = two->lookup(v, w, qtype);
+        INFO("view " << v << " " << n << " type " << qtype);
+        REQUIRE(a.kind == b.kind);
+        CHECK(a.zone_view == b.zone_view);
+        CHECK(a.zone == b.zone);
+        CHECK(a.wildcard == b.wildcard);
+        REQUIRE((a.answer == nullptr) == (b.answer == nullptr));
+        if (a.answer) {
+          CHECK(a.answer->rcode == b.answer->rcode);
+          CHECK(a.answer->ancount == b.answer->ancount);
+          CHECK(a.answer->nscount == b.answer->nscount);
+          CHECK(a.answer->arcount == b.answer->arcount);
+          CHECK(one->bytes(*a.answer) == two->bytes(*b.answer));
+          if (a.kind == zones::Lookup::Hit) ++hits;
+        }
+        ++compared;
+      }
+  CHECK(compared > 10000);
+  CHECK(hits > 1000);
+  size_t wildcard_hits = 0;
+  for (int i = 0; i < 24; ++i) {
+    const auto w = wire_of("x.w" + std::to_string(i) + ".example.org.");
+    const auto a = one->lookup(1, w, kTypeA), b = two->lookup(1, w, kTypeA);
+    REQUIRE(a.kind == zones::Lookup::Hit);
+    CHECK(a.wildcard);
+    REQUIRE(b.kind == zones::Lookup::Hit);
+    CHECK(one->bytes(*a.answer) == two->bytes(*b.answer));
+    ++wildcard_hits;
+  }
+  CHECK(wildcard_hits == 24);
 }
