@@ -85,9 +85,11 @@ struct Daemon::Impl {
   dns::TransferContext transfer;        // TSIG keys and IXFR history for the DNS workers
   std::shared_ptr<const std::vector<dns::TsigKey>> staged_keys;  // read by the last successful load
   std::unique_ptr<dns::Notifier> notifier;
-  // Snapshots replaced by a publish and possibly still held (a TCP session or a transfer finishing with the
-  // one it started on); once one is gone its pages go back to the kernel (release_retired).
-  std::vector<std::weak_ptr<const zones::Snapshot>> retired;
+  // Snapshots replaced by a publish. The control thread keeps a reference to each until it is the last holder
+  // (a DNS thread that has not looked again yet, a TCP session or a transfer finishing with the one it started
+  // on) and then frees it itself (release_retired): never on a DNS thread, where tearing down a
+  // 100,000-endpoint snapshot would hold up queries, and after the reload's answer has gone out.
+  std::vector<std::shared_ptr<const zones::Snapshot>> retired;
   asio::steady_timer retired_timer{ctx};
 
   // Reads the TSIG secrets of transfer.keys (docs/secondaries.md): an unreadable or malformed file fails the
@@ -152,17 +154,19 @@ struct Daemon::Impl {
     }
     if (relay)
       for (const auto& e : relay->update(snap)) log(Level::Warn, "relay: " + e);
-    if (before) retired.push_back(before);
-    before.reset();
-    release_retired();
+    if (before) retired.push_back(std::move(before));
+    // Posted: the caller (a reload) answers first, the old snapshot's teardown comes after.
+    asio::post(ctx, [this] { release_retired(); });
   }
 
-  // A replaced snapshot is freed by whichever thread lets go of it last, in the middle of the heap, where
-  // free() returns nothing to the kernel: without malloc_trim, RSS after a reload would keep both snapshots'
-  // pages for the life of the process. Checks now, then every 100 ms while one is still held.
+  // Frees the replaced snapshots nobody else holds any more. A snapshot is freed in the middle of the heap,
+  // where free() returns nothing to the kernel: without malloc_trim, RSS after a reload would keep both
+  // snapshots' pages for the life of the process. Checks when posted by a publish, then every 100 ms while one
+  // is still held elsewhere. Once only this list holds one, nothing else can take it again (the holder has
+  // the new one), so a use count of 1 stays 1.
   void release_retired() {
     const size_t before = retired.size();
-    std::erase_if(retired, [](const auto& w) { return w.expired(); });
+    std::erase_if(retired, [](const auto& s) { return s.use_count() == 1; });
     if (retired.size() != before) malloc_trim(0);
     if (retired.empty()) return;
     retired_timer.expires_after(std::chrono::milliseconds(100));
@@ -285,7 +289,7 @@ struct Daemon::Impl {
                "Snapshots replaced by a later one and still in memory (held by a TCP session or a transfer in "
                "progress); 0 once they are freed.");
       w.sample("vpced_snapshots_retained", {},
-               double(std::count_if(retired.begin(), retired.end(), [](const auto& r) { return !r.expired(); })));
+               double(std::count_if(retired.begin(), retired.end(), [](const auto& r) { return r.use_count() > 1; })));
       auto snap = holder.get();
       if (snap) {
         w.family("vpced_zone_serial", "gauge", "SOA serial of the public zone.");
