@@ -28,6 +28,22 @@ bool hex_after(std::string_view s, std::string_view prefix, size_t n) {
   return s.size() == prefix.size() + n && s.starts_with(prefix) && all(s.substr(prefix.size()), lower_hex);
 }
 
+// G+(SEP G+)*: one or more non-empty groups of characters `in_group` accepts, separated by single `sep`s.
+template <typename Pred>
+bool groups(std::string_view s, char sep, Pred in_group) {
+  bool open = false;  // inside a group that has a character
+  for (char c : s) {
+    if (in_group(c)) {
+      open = true;
+    } else if (c == sep && open) {
+      open = false;
+    } else {
+      return false;
+    }
+  }
+  return open;
+}
+
 // [a-z]{2}(-[a-z]+)+-TAIL: two letters, one or more dash-separated letter groups, then the last group, which
 // `tail` checks.
 template <typename Tail>
@@ -36,19 +52,7 @@ bool region_like(std::string_view s, Tail tail) {
   if (last == std::string_view::npos || !tail(s.substr(last + 1))) return false;
   std::string_view head = s.substr(0, last);  // [a-z]{2}(-[a-z]+)+
   if (head.size() < 4 || !lower(head[0]) || !lower(head[1]) || head[2] != '-') return false;
-  head.remove_prefix(3);
-  // One or more [a-z]+ separated by single dashes, no empty group.
-  bool in_group = false;
-  for (char c : head) {
-    if (lower(c)) {
-      in_group = true;
-    } else if (c == '-' && in_group) {
-      in_group = false;
-    } else {
-      return false;
-    }
-  }
-  return in_group;
+  return groups(head.substr(3), '-', lower);
 }
 
 }  // namespace
@@ -86,19 +90,7 @@ bool principal(std::string_view s) {
   std::string_view rest = s.substr(kPrefix.size() + 13);
   if (rest == "root") return true;
   if (!rest.starts_with("role/") && !rest.starts_with("user/")) return false;
-  rest.remove_prefix(5);
-  // P+(/P+)*: non-empty groups of path characters separated by single slashes.
-  bool in_group = false;
-  for (char c : rest) {
-    if (path_char(c)) {
-      in_group = true;
-    } else if (c == '/' && in_group) {
-      in_group = false;
-    } else {
-      return false;
-    }
-  }
-  return in_group;
+  return groups(rest.substr(5), '/', path_char);
 }
 
 }  // namespace vpced::zones::shape
