@@ -1112,6 +1112,16 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
     int fd;  // a new listening socket for the worker to adopt; -1: the worker's own one takes the new table
   };
   std::vector<std::vector<ListenerChange>> changes(d.workers.size());
+  // Sockets opened for the workers are theirs once the batches are posted; should anything throw before
+  // (an allocation), they are closed here instead of leaking.
+  struct CloseUnposted {
+    std::vector<std::vector<ListenerChange>>& changes;
+    ~CloseUnposted() {
+      for (auto& batch : changes)
+        for (auto& c : batch)
+          if (c.fd >= 0) ::close(c.fd);
+    }
+  } close_unposted{changes};
   for (const auto& [hp, want] : wanted) {
     if (held(hp)) {
       // Kept: new connections use the new table (service settings, or another endpoint on this address).
@@ -1140,7 +1150,9 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
   for (size_t i = 0; i < d.workers.size(); ++i) {
     if (changes[i].empty() && to_close->empty()) continue;
     Worker& w = *d.workers[i];
-    w.post([&w, batch = std::make_shared<std::vector<ListenerChange>>(std::move(changes[i])), to_close] {
+    auto batch = std::make_shared<std::vector<ListenerChange>>(std::move(changes[i]));
+    changes[i].clear();  // moved from: now empty for close_unposted
+    w.post([&w, batch = std::move(batch), to_close] {
       for (const auto& c : *batch) {
         if (c.fd < 0)
           w.retarget(c.hp, c.table, c.az);

@@ -151,7 +151,8 @@ namespace {
 // Reads identity.json event by event (nlohmann's SAX interface) straight into an IdentityState: no document
 // tree (at 100,000 endpoints the tree was ~100 MB beside the state it became, and most of the read's time).
 // The first problem is kept and parsing goes on, so that a syntax error anywhere wins, as with a whole-file
-// parse; unknown keys are skipped.
+// parse, and an unknown format version wins over anything else; unknown keys are skipped. A key given twice
+// counts with its last value, as in a document tree.
 class IdentityReader {
  public:
   using number_integer_t = json::number_integer_t;
@@ -203,8 +204,16 @@ class IdentityReader {
     switch (parent) {
       case Ctx::None: next = Ctx::Root; break;
       case Ctx::Root:
-        if (key_ == "services") next = (seen_services_ = true, Ctx::Services);
-        if (key_ == "endpoints") next = (seen_endpoints_ = true, Ctx::Endpoints);
+        if (key_ == "services") {
+          next = Ctx::Services;
+          seen_services_ = services_ok_ = true;
+          state.services.clear();
+        }
+        if (key_ == "endpoints") {
+          next = Ctx::Endpoints;
+          seen_endpoints_ = endpoints_ok_ = true;
+          state.endpoints.clear();
+        }
         break;
       case Ctx::Services:
         next = Ctx::Service;
@@ -287,37 +296,36 @@ class IdentityReader {
       case Ctx::Root:
         if (key_ == "format") format_ok_ = kind == Kind::Unsigned && number_ == kFormat;
         if (key_ == "serial") {
-          if (kind != Kind::Unsigned || number_ > UINT32_MAX) fail("serial is not a 32-bit unsigned number");
-          state.serial = static_cast<uint32_t>(number_);
           seen_serial_ = true;
+          serial_ok_ = kind == Kind::Unsigned && number_ <= UINT32_MAX;
+          state.serial = static_cast<uint32_t>(number_);
         }
         if (key_ == "zone_digest") {
-          if (!str) fail("zone_digest is not a string");
-          state.zone_digest = std::move(string_);
           seen_digest_ = true;
+          digest_ok_ = str;
+          state.zone_digest = std::move(string_);
         }
-        if (key_ == "services" || key_ == "endpoints") fail(key_ + " is not an object");
+        if (key_ == "services") seen_services_ = true, services_ok_ = false;
+        if (key_ == "endpoints") seen_endpoints_ = true, endpoints_ok_ = false;
         break;
       case Ctx::Services:
       case Ctx::Endpoints: fail("'" + key_ + "' is not an object"); break;
       case Ctx::Service:
-        if (key_ == "id" && str) {
-          service_.id = std::move(string_);
-          seen_.insert("id");
-        }
+        if (key_ == "id") seen_.set(key_, str);
+        if (key_ == "id" && str) service_.id = std::move(string_);
         if (key_ == "verification") fail("service '" + name_ + "' has a malformed verification token");
         break;
       case Ctx::Verification:
-        if (!str) break;  // reported as missing at the token's end
+        token_seen_.set(key_, str);  // not a string: reported as missing at the token's end
+        if (!str) break;
         if (key_ == "domain_name") token_.domain_name = std::move(string_);
         if (key_ == "name") token_.name = std::move(string_);
         if (key_ == "value") token_.value = std::move(string_);
-        token_seen_.insert(key_);
         break;
       case Ctx::Endpoint:
-        if ((key_ == "id" || key_ == "dns_suffix") && str) {
-          (key_ == "id" ? endpoint_.id : endpoint_.dns_suffix) = std::move(string_);
-          seen_.insert(key_);
+        if (key_ == "id" || key_ == "dns_suffix") {
+          seen_.set(key_, str);
+          if (str) (key_ == "id" ? endpoint_.id : endpoint_.dns_suffix) = std::move(string_);
         }
         if (key_ == "addresses") fail("endpoint '" + name_ + "' has no address table");
         break;
@@ -337,7 +345,7 @@ class IdentityReader {
     require({"id"}, seen_);
     if (!is_service_id(service_.id)) fail("service '" + name_ + "' has a malformed id");
     if (has_token_) service_.token = std::move(token_);
-    state.services.emplace_hint(state.services.end(), name_, std::move(service_));
+    state.services.insert_or_assign(name_, std::move(service_));
   }
 
   void finish_endpoint() {
@@ -345,15 +353,21 @@ class IdentityReader {
     if (!is_endpoint_id(endpoint_.id) || !is_dns_suffix(endpoint_.dns_suffix))
       fail("endpoint '" + name_ + "' has a malformed id or DNS suffix");
     if (!has_addresses_) fail("endpoint '" + name_ + "' has no address table");
-    state.endpoints.emplace_hint(state.endpoints.end(), name_, std::move(endpoint_));
+    state.endpoints.insert_or_assign(name_, std::move(endpoint_));
   }
 
   void finish_root() {
-    if (!format_ok_) return fail("unknown format version");
+    if (!format_ok_) {
+      problem = "unknown format version";  // whatever else looked wrong: another format reads differently
+      return;
+    }
     if (!seen_serial_) return fail("missing 'serial'");
-    if (!seen_digest_) return fail("missing string 'zone_digest'");
+    if (!serial_ok_) return fail("serial is not a 32-bit unsigned number");
+    if (!seen_digest_ || !digest_ok_) return fail("missing string 'zone_digest'");
     if (!seen_services_) return fail("missing object 'services'");
-    if (!seen_endpoints_) fail("missing object 'endpoints'");
+    if (!services_ok_) return fail("services is not an object");
+    if (!seen_endpoints_) return fail("missing object 'endpoints'");
+    if (!endpoints_ok_) fail("endpoints is not an object");
   }
 
   std::vector<Ctx> stack_;
@@ -368,7 +382,11 @@ class IdentityReader {
   struct Seen {
     std::vector<std::string> keys;
     void clear() { keys.clear(); }
-    void insert(const std::string& k) { keys.push_back(k); }
+    // Records whether the last value of `k` was a string.
+    void set(const std::string& k, bool is_string) {
+      std::erase(keys, k);
+      if (is_string) keys.push_back(k);
+    }
     bool contains(std::string_view k) const { return std::find(keys.begin(), keys.end(), k) != keys.end(); }
   };
   void require(std::initializer_list<const char*> keys, const Seen& seen) {
@@ -377,8 +395,8 @@ class IdentityReader {
   }
   Seen seen_, token_seen_;
   bool has_token_ = false, has_addresses_ = false;
-  bool format_ok_ = false, seen_serial_ = false, seen_digest_ = false, seen_services_ = false,
-       seen_endpoints_ = false;
+  bool format_ok_ = false, seen_serial_ = false, serial_ok_ = false, seen_digest_ = false, digest_ok_ = false;
+  bool seen_services_ = false, services_ok_ = false, seen_endpoints_ = false, endpoints_ok_ = false;
 };
 
 }  // namespace

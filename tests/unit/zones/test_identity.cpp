@@ -290,6 +290,19 @@ TEST_CASE("the state file reader refuses what does not follow the format", "[ide
   CHECK_THAT(error_of(with(kGoodState, "\"services\": {", "\"services\": 3, \"x\": {")), Catch::Contains("services is not an object"));
   CHECK_THAT(error_of(with(kGoodState, "\"endpoints\": {", "\"endpoints\": [], \"y\": {")), Catch::Contains("endpoints is not an object"));
   CHECK_THAT(error_of(with(kGoodState, "\"endpoints\": {", "\"y\": {")), Catch::Contains("missing object 'endpoints'"));
+  // A key given twice counts with its last value, as in a document tree.
+  CHECK_THAT(error_of(with(kGoodState, "\"id\": \"vpce-0123456789abcdef0\"", "\"id\": \"vpce-0123456789abcdef0\", \"id\": {}")),
+             Catch::Contains("missing string 'id'"));
+  CHECK_THAT(error_of(with(kGoodState, "\"value\": \"vpce:ABCDEFGHIJabcdefghij\"", "\"value\": \"vpce:ABCDEFGHIJabcdefghij\", \"value\": 1")),
+             Catch::Contains("missing string 'value'"));
+  {
+    auto twice = read_state(with(kGoodState, "\"id\": \"vpce-0123456789abcdef0\"", "\"id\": 7, \"id\": \"vpce-0123456789abcdef9\""));
+    REQUIRE(std::holds_alternative<IdentityState>(twice));
+    CHECK(std::get<IdentityState>(twice).endpoints.at("app").id == "vpce-0123456789abcdef9");
+  }
+  // An unknown format version is the reason given, whatever else looks wrong before it in the file.
+  CHECK_THAT(error_of(with(with(kGoodState, "\"format\": 1", "\"format\": 2"), "\"dns_suffix\": \"abcd1234\",", "")),
+             Catch::Contains("unknown format version"));
   // A syntax error wins over an earlier semantic one, as a whole-document parse would report it.
   CHECK_THAT(error_of(with(with(kGoodState, "4000000000", "-1"), "\"zone_digest\": \"00ff\"", "\"zone_digest\": ")),
              Catch::StartsWith("corrupt state file: not valid JSON"));
