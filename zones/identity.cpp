@@ -4,10 +4,10 @@
 #include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <set>
+#include <map>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
-#include <sstream>
 
 #include "zones/atomic_file.hpp"
 #include "zones/naming.hpp"
@@ -311,8 +311,10 @@ class IdentityReader {
       case Ctx::Services:
       case Ctx::Endpoints: fail("'" + key_ + "' is not an object"); break;
       case Ctx::Service:
-        if (key_ == "id") seen_.set(key_, str);
-        if (key_ == "id" && str) service_.id = std::move(string_);
+        if (key_ == "id") {
+          seen_.set(key_, str);
+          if (str) service_.id = std::move(string_);
+        }
         if (key_ == "verification") fail("service '" + name_ + "' has a malformed verification token");
         break;
       case Ctx::Verification:

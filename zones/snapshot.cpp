@@ -415,39 +415,40 @@ void SnapshotBuilder::compile_zone(Compiler& compiler, Snapshot::View& view, uin
   std::vector<Entry> entries;
   entries.reserve(names.size());
   for (const auto& kv : names) entries.push_back(&kv);
-  // A large zone (the public zone of a big config) is compiled in two halves at once, one of them into a
-  // compiler of its own whose bytes are then appended, its indices moved by what comes before them.
+  // A large zone (the public zone of a big config) is compiled in two halves at once: a helper thread compiles
+  // one into a compiler of its own, whose bytes are then appended to this one's, its indices moved by what
+  // comes before them.
   const Entry* const all_begin = entries.data();
   const Entry* const all_end = all_begin + entries.size();
   const Entry* const mid = entries.size() >= split_names ? all_begin + entries.size() / 2 : all_end;
-  Run head, tail;
-  std::string tail_arena;
-  std::vector<CompiledAnswer> tail_answers;
-  std::vector<Snapshot::TypeAnswer> tail_types;
+  Run own, helped;
+  std::string helped_arena;
+  std::vector<CompiledAnswer> helped_answers;
+  std::vector<Snapshot::TypeAnswer> helped_types;
   std::future<void> helper;
   // The helper takes the first half: with libstdc++'s iteration order a zone's wildcard (inserted after its
   // apex) comes first, so the index shifting below is what a wildcard's answer goes through too.
   if (mid != all_end)
     helper = std::async(std::launch::async, [&] {
-      Compiler c(tail_arena, tail_answers);
-      compile_run(c, tail_types, all_begin, mid, tail);
+      Compiler c(helped_arena, helped_answers);
+      compile_run(c, helped_types, all_begin, mid, helped);
     });
-  compile_run(compiler, types, mid == all_end ? all_begin : mid, all_end, head);
+  compile_run(compiler, types, mid == all_end ? all_begin : mid, all_end, own);
   if (helper.valid()) helper.get();  // rethrows what the helper threw
-  const uint32_t answer_base = compiler.append(tail_arena, tail_answers);
+  const uint32_t answer_base = compiler.append(helped_arena, helped_answers);
   const auto type_base = static_cast<uint32_t>(types.size());
-  for (auto t : tail_types) {
+  for (auto t : helped_types) {
     t.answer += answer_base;
     types.push_back(t);
   }
-  for (auto& [name, node] : tail.nodes) {
+  for (auto& [name, node] : helped.nodes) {
     node.types_begin += type_base;
     node.types_end += type_base;
     node.nodata += answer_base;
     node.any += answer_base;
   }
-  if (tail.wildcard_a) tail.wildcard_a = *tail.wildcard_a + answer_base;
-  for (const Run* run : {&head, &tail}) {
+  if (helped.wildcard_a) helped.wildcard_a = *helped.wildcard_a + answer_base;
+  for (const Run* run : {&own, &helped}) {
     for (const auto& [name, node] : run->nodes) view.names.insert(name, node);  // the first zone of a view keeps a name
     if (run->wildcard_a) {
       compiled.wildcard = true;
