@@ -20,7 +20,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from backends import Backend, generated  # noqa: E402
+from backends import Backend, control_segments, generated  # noqa: E402
 
 VPCED, WORK, HAPROXY, DIG = sys.argv[1:5]
 CHECKS = 0
@@ -305,18 +305,23 @@ def connect(addr, port=None, src=CLIENT_SRC, timeout=5):
 
 
 def who(addr):
-    """The backend that answers through the relay, or None when the relay resets or closes the connection."""
+    """The backend that answers through the relay, or None when the relay resets or closes the connection. The
+    reply gains `client` (this side's address) and `client_control_segments` (segments without data that this
+    side received, counted once the relay's FIN arrived)."""
     try:
         with connect(addr) as s:
             s.sendall(b"WHO\n")
             buf = b""
-            while not buf.endswith(b"\n"):
+            while True:
                 c = s.recv(4096)
                 if not c:
-                    return None
+                    break
                 buf += c
+            if not buf.endswith(b"\n"):
+                return None
             reply = json.loads(buf)
             reply["client"] = "%s:%d" % s.getsockname()
+            reply["client_control_segments"] = control_segments(s)
             return reply
     except (ConnectionResetError, BrokenPipeError, ConnectionRefusedError, socket.timeout):
         return None
@@ -413,6 +418,14 @@ try:
     # AZ affinity, cross-zone off: each ENI reaches the target of its own AZ ID (the consumer's us-east-1a is
     # use1-az2).
     check("az1 ENI reaches only e1", set(names(eni("c-echo", "use1-az1"), 10)) == {"e1"})
+    # Segments on the wire (docs/relay.md, "Fewer packets per connection"). Without PROXY v2 the relay has
+    # nothing to send when its connect completes: the target must get the handshake's last ACK on its own (SYN
+    # + ACK), or a server-first target could not accept. The target's reply and FIN arrive together, and the
+    # relay passes them on as one segment: the client gets the SYN-ACK, the ACK of its request, then data+FIN.
+    r = who(eni("c-echo", "use1-az1")) or {}
+    check("no PROXY v2: the target gets the handshake's ACK on its own", r.get("control_segments") == 2,
+          json.dumps(r))
+    check("reply and FIN reach the client in one segment", r.get("client_control_segments") == 2, json.dumps(r))
     check("az2 ENI reaches only e2", set(names(eni("c-echo", "use1-az2"), 10)) == {"e2"})
     ep_echo, ep_fo = EP["c-echo"]["id"], EP["c-fo"]["id"]
     check("regional DNS answer has every ENI while healthy",
@@ -494,6 +507,8 @@ try:
     # PROXY v2 to a python receiver: source = consumer, destination = ENI:listener, TLV 0xEA/0x01 = endpoint id.
     r = who(eni("c-pp"))
     check("PROXY v2 backend answers", r is not None and r.get("proxy") is not None, json.dumps(r))
+    check("PROXY v2: the handshake's last ACK rides on the header (the target got the SYN, no bare ACK)",
+          (r or {}).get("control_segments") == 1, json.dumps(r))
     if r and r.get("proxy"):
         p = r["proxy"]
         check("PROXY v2 source is the consumer", p["src"] == r["client"], json.dumps(p))
