@@ -2,6 +2,7 @@
 #include "zones/records.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <iterator>
 
@@ -112,7 +113,7 @@ class Digest {
   void record(const Record& r) {
     mix(r.owner);
     char ttl[16];
-    mix(std::string_view(ttl, static_cast<size_t>(std::snprintf(ttl, sizeof ttl, "%u", r.ttl))));
+    mix(std::string_view(ttl, static_cast<size_t>(std::to_chars(ttl, ttl + sizeof ttl, r.ttl).ptr - ttl)));
     mix(r.type);
     if (r.type == "SOA") {
       // mname rname serial refresh retry expire minimum: leave the serial out.

@@ -1,6 +1,10 @@
 // Tests of address, host:port and prefix parsing.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+
+#include <string>
+
 #include "zones/net.hpp"
 
 using namespace vpced::zones;
@@ -37,4 +41,28 @@ TEST_CASE("CIDR parsing and containment", "[net]") {
   CHECK(parse_cidr("::/0"));
   CHECK(parse_cidr("10.0.0.0/8")->overlaps(*parse_cidr("10.1.0.0/16")));
   CHECK_FALSE(parse_cidr("10.0.0.0/16")->overlaps(*parse_cidr("10.1.0.0/16")));
+}
+
+TEST_CASE("IPv4 addresses print as inet_ntop prints them", "[net]") {
+  // to_string formats IPv4 by hand; every octet value in every position, and a spread of whole addresses.
+  auto ntop = [](const IpAddr& a) {
+    char buf[INET_ADDRSTRLEN];
+    REQUIRE(inet_ntop(AF_INET, a.bytes.data(), buf, sizeof buf) != nullptr);
+    return std::string(buf);
+  };
+  for (unsigned pos = 0; pos < 4; ++pos)
+    for (unsigned v = 0; v < 256; ++v) {
+      IpAddr a = IpAddr::from_v4({0x7f000001u});
+      a.bytes[pos] = static_cast<uint8_t>(v);
+      REQUIRE(to_string(a) == ntop(a));
+    }
+  uint32_t x = 0x9e3779b9u;
+  for (int i = 0; i < 10000; ++i) {
+    x = x * 1664525u + 1013904223u;
+    const IpAddr a = IpAddr::from_v4({x});
+    REQUIRE(to_string(a) == ntop(a));
+    REQUIRE(to_string(Ipv4{x}) == ntop(a));
+  }
+  CHECK(to_string(IpAddr::from_v4({0})) == "0.0.0.0");
+  CHECK(to_string(IpAddr::from_v4({0xffffffffu})) == "255.255.255.255");
 }
