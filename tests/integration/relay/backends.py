@@ -34,6 +34,8 @@ def control_segments(sock):
     """Segments this TCP socket received that carried no data (the SYN, bare ACKs and FINs) so far: segs_in minus
     data_segs_in of TCP_INFO (struct tcp_info in linux/tcp.h: offsets 140 and 152, Linux 4.6 and later)."""
     info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 160)
+    if len(info) < 156:
+        return None  # a kernel without these fields: the checks that use them fail, nothing else does
     segs_in, = struct.unpack_from("I", info, 140)
     data_segs_in, = struct.unpack_from("I", info, 152)
     return segs_in - data_segs_in

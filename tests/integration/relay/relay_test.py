@@ -507,8 +507,13 @@ try:
     # PROXY v2 to a python receiver: source = consumer, destination = ENI:listener, TLV 0xEA/0x01 = endpoint id.
     r = who(eni("c-pp"))
     check("PROXY v2 backend answers", r is not None and r.get("proxy") is not None, json.dumps(r))
+    # The kernel holds that ACK back for at most its delayed-ACK timer (~200 ms): a relay thread stalled that long
+    # between the SYN-ACK and the header (a loaded host, a sanitizer build) lets it go alone. Up to 3 tries.
+    seen = [(r or {}).get("control_segments")]
+    while seen[-1] != 1 and len(seen) < 3:
+        seen.append((who(eni("c-pp")) or {}).get("control_segments"))
     check("PROXY v2: the handshake's last ACK rides on the header (the target got the SYN, no bare ACK)",
-          (r or {}).get("control_segments") == 1, json.dumps(r))
+          seen[-1] == 1, "control segments per try: %r" % seen)
     if r and r.get("proxy"):
         p = r["proxy"]
         check("PROXY v2 source is the consumer", p["src"] == r["client"], json.dumps(p))
