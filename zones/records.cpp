@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <future>
 #include <iterator>
 
 #include "zones/net.hpp"
@@ -20,7 +21,7 @@ namespace {
 std::string soa_rdata(const std::string& ns, const std::string& apex, uint32_t serial, uint32_t ttl);
 }  // namespace
 
-ZoneContent public_zone(const Model& model, uint32_t serial) {
+ZoneContent public_zone(const Model& model, uint32_t serial, size_t split_endpoints) {
   const uint32_t ttl = model.config.server.ttl;
   ZoneContent z;
   z.apex = absolute(model.zone_apex);
@@ -45,20 +46,39 @@ ZoneContent public_zone(const Model& model, uint32_t serial) {
     size_t begin, end;
   };
   std::vector<Group> groups;
-  auto close_group = [&](size_t begin) {
-    if (begin == rs.size()) return;
-    std::sort(rs.begin() + static_cast<ptrdiff_t>(begin), rs.end());
-    groups.push_back({begin, rs.size()});
+  auto close_group = [](std::vector<Record>& out, std::vector<Group>& gs, size_t begin) {
+    if (begin == out.size()) return;
+    std::sort(out.begin() + static_cast<ptrdiff_t>(begin), out.end());
+    gs.push_back({begin, out.size()});
   };
-  close_group(0);
-  for (const auto& e : model.endpoints) {
-    if (e.state != EndpointState::Available) continue;
-    const size_t begin = rs.size();
-    const std::string regional = absolute(e.regional_name());
-    for (const auto& a : e.regional_addresses) rs.push_back({regional, ttl, "A", to_string(a)});
-    for (size_t i = 0; i < e.enis.size(); ++i)
-      rs.push_back({absolute(e.zonal_name(i)), ttl, "A", to_string(e.enis[i].address)});
-    close_group(begin);
+  close_group(rs, groups, 0);
+  // Endpoints [from, to) into `out` and `gs`. Reads only the model: a large config has a helper thread write
+  // the second half into vectors of its own, which are then appended, their groups moved by what precedes.
+  auto endpoint_records = [&](size_t from, size_t to, std::vector<Record>& out, std::vector<Group>& gs) {
+    for (size_t k = from; k < to; ++k) {
+      const EndpointModel& e = model.endpoints[k];
+      if (e.state != EndpointState::Available) continue;
+      const size_t begin = out.size();
+      const std::string regional = absolute(e.regional_name());
+      for (const auto& a : e.regional_addresses) out.push_back({regional, ttl, "A", to_string(a)});
+      for (size_t i = 0; i < e.enis.size(); ++i)
+        out.push_back({absolute(e.zonal_name(i)), ttl, "A", to_string(e.enis[i].address)});
+      close_group(out, gs, begin);
+    }
+  };
+  const size_t n = model.endpoints.size();
+  const size_t mid = n >= split_endpoints ? n / 2 : n;
+  std::vector<Record> helped;
+  std::vector<Group> helped_groups;
+  std::future<void> helper;
+  if (mid < n) helper = std::async(std::launch::async, [&] { endpoint_records(mid, n, helped, helped_groups); });
+  endpoint_records(0, mid, rs, groups);
+  if (helper.valid()) {
+    helper.get();  // rethrows what the helper threw
+    const size_t base = rs.size();
+    rs.reserve(base + helped.size());
+    std::move(helped.begin(), helped.end(), std::back_inserter(rs));
+    for (const Group& g : helped_groups) groups.push_back({g.begin + base, g.end + base});
   }
   std::sort(groups.begin(), groups.end(), [&](const Group& a, const Group& b) { return rs[a.begin] < rs[b.begin]; });
   z.records.reserve(rs.size() + 1);

@@ -28,8 +28,10 @@ struct ZoneContent {
 inline constexpr uint32_t kSoaRefresh = 3600, kSoaRetry = 600, kSoaExpire = 1209600;
 
 // The public zone <region>.<dns_suffix>: SOA, NS ns1 (+ A glue for each IPv4 dns_listen address), and the
-// regional and zonal A records of every available endpoint (design §5).
-ZoneContent public_zone(const Model& model, uint32_t serial);
+// regional and zonal A records of every available endpoint (design §5). With `split_endpoints` endpoints or
+// more, a second thread writes the records of half of them (the result is the same).
+inline constexpr size_t kZoneSplitEndpoints = 8192;
+ZoneContent public_zone(const Model& model, uint32_t serial, size_t split_endpoints = kZoneSplitEndpoints);
 
 // The private zone of an endpoint whose private DNS name is live (design §5): apex = the name, or `d` for
 // `*.d`; SOA, NS ns1.<public apex>, and A records of the endpoint's regional addresses at the name (at

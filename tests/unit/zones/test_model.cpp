@@ -150,3 +150,38 @@ TEST_CASE("the public zone holds names of available endpoints only", "[model][re
   // The digest ignores the serial but sees content.
   CHECK(zone_digest(public_zone(*m, 7)) == zone_digest(public_zone(*m, 8)));
 }
+
+TEST_CASE("the public zone written by two threads is the zone written by one", "[model][records]") {
+  // kSmallConfig and 200 endpoints more (a /24 subnet holds them): one or two ENIs each, every seventh of them
+  // pending (no names), so that skipped endpoints and groups of either size fall in both halves of a split.
+  std::string text = kSmallConfig;
+  text += R"(
+[[services]]
+name = "bulk"
+owner = "111122223333"
+azs = ["use1-az1", "use1-az2", "use1-az4"]
+acceptance_required = false
+allowed_principals = ["*"]
+  [services.load_balancer]
+  listeners = [80]
+  targets = [{ address = "127.0.0.3:80", az = "use1-az1" }]
+)";
+  for (int i = 0; i < 200; ++i) {
+    const bool pending = i % 7 == 3;  // "orders" needs acceptance and accepts only "app"
+    text += "\n[[endpoints]]\nname = \"b" + std::to_string(i) + "\"\nvpc = \"vpc-0a000000000000001\"\nservice = \"" +
+            (pending ? "orders" : "bulk") + "\"\nprincipal = \"arn:aws:iam::444455556666:root\"\nsubnets = [" +
+            (i % 3 == 0 ? "\"subnet-0a000000000000001\", \"subnet-0a000000000000003\"" : "\"subnet-0a000000000000003\"") +
+            "]\nprivate_dns_enabled = false\n";
+  }
+  IdentityState state;
+  auto m = model_of(text, state);
+  const auto one = public_zone(*m, 7, SIZE_MAX);
+  REQUIRE(one.records.size() > 300);
+  CHECK(std::is_sorted(one.records.begin() + 1, one.records.end()));
+  // split_endpoints 1 and 2: split at half of the 203 endpoints; 203: at the threshold exactly.
+  for (size_t split : {size_t{1}, size_t{2}, m->endpoints.size()}) {
+    const auto two = public_zone(*m, 7, split);
+    CHECK(two.apex == one.apex);
+    CHECK(two.records == one.records);
+  }
+}
