@@ -15,6 +15,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "zones/naming.hpp"
 #include "zones/shapes.hpp"
 
 namespace vpced::zones {
@@ -147,7 +148,7 @@ size_t edit_distance(std::string_view a, std::string_view b) {
 // uses today.
 using Shape = bool (*)(std::string_view);
 constexpr Shape kRegionName = shape::region_name, kAzId = shape::az_id, kAzName = shape::az_name,
-                kAccountId = shape::account_id, kServiceId = shape::service_id, kEndpointId = shape::endpoint_id,
+                kAccountId = shape::account_id, kServiceId = is_service_id, kEndpointId = is_endpoint_id,
                 kVpcId = shape::vpc_id, kSubnetId = shape::subnet_id, kObjectName = shape::object_name,
                 kPrincipal = shape::principal;
 

@@ -77,8 +77,6 @@ bool az_id(std::string_view s) {
 }
 
 bool account_id(std::string_view s) { return s.size() == 12 && all(s, digit); }
-bool service_id(std::string_view s) { return hex_after(s, "vpce-svc-", 17); }
-bool endpoint_id(std::string_view s) { return hex_after(s, "vpce-", 17); }
 bool vpc_id(std::string_view s) { return hex_after(s, "vpc-", 8) || hex_after(s, "vpc-", 17); }
 bool subnet_id(std::string_view s) { return hex_after(s, "subnet-", 8) || hex_after(s, "subnet-", 17); }
 bool object_name(std::string_view s) { return !s.empty() && s.size() <= 64 && all(s, name_char); }

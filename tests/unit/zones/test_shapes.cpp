@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "zones/naming.hpp"
 #include "zones/shapes.hpp"
 
 namespace shape = vpced::zones::shape;
@@ -25,8 +26,8 @@ const std::vector<Case>& cases() {
       {"az id", shape::az_id, std::regex("[a-z]{2,}[0-9]+-az[0-9]+"), {"use1-az1", "usw2-az12", "apse10-az3"}},
       {"az name", shape::az_name, std::regex("[a-z]{2}(-[a-z]+)+-[0-9]+[a-z]"), {"us-east-1a", "us-gov-west-1b"}},
       {"account", shape::account_id, std::regex("[0-9]{12}"), {"111122223333"}},
-      {"service id", shape::service_id, std::regex("vpce-svc-[0-9a-f]{17}"), {"vpce-svc-0123456789abcdef0"}},
-      {"endpoint id", shape::endpoint_id, std::regex("vpce-[0-9a-f]{17}"), {"vpce-0123456789abcdef0"}},
+      {"service id", vpced::zones::is_service_id, std::regex("vpce-svc-[0-9a-f]{17}"), {"vpce-svc-0123456789abcdef0"}},
+      {"endpoint id", vpced::zones::is_endpoint_id, std::regex("vpce-[0-9a-f]{17}"), {"vpce-0123456789abcdef0"}},
       {"vpc id", shape::vpc_id, std::regex("vpc-[0-9a-f]{8}([0-9a-f]{9})?"), {"vpc-0a1b2c3d", "vpc-0a1b2c3d4e5f60718"}},
       {"subnet id", shape::subnet_id, std::regex("subnet-[0-9a-f]{8}([0-9a-f]{9})?"),
        {"subnet-0a1b2c3d", "subnet-0a1b2c3d4e5f60718"}},
