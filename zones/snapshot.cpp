@@ -5,12 +5,12 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <future>
 #include <map>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <unordered_set>
-#include <future>
-#include <optional>
 
 namespace vpced::zones {
 
