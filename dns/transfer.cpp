@@ -46,8 +46,14 @@ std::optional<uint32_t> ixfr_serial(std::span<const uint8_t> p, const Query& q) 
   return std::nullopt;
 }
 
-void record_wire(const zones::Record& r, std::vector<uint8_t>& out) {
-  const std::string text = r.owner + " " + std::to_string(r.ttl) + " IN " + r.type + " " + r.rdata;
+void record_wire(zones::RecordRef r, std::vector<uint8_t>& out) {
+  std::string text(r.owner);
+  text += ' ';
+  text += std::to_string(r.ttl);
+  text += " IN ";
+  text += r.type;
+  text += ' ';
+  text += r.rdata;
   ldns_rr* rr = nullptr;
   if (ldns_rr_new_frm_str(&rr, text.c_str(), 0, nullptr, nullptr) != LDNS_STATUS_OK)
     throw std::runtime_error("transfer: ldns rejects record: " + text);
@@ -229,12 +235,8 @@ TransferStream::TransferStream(std::shared_ptr<const zones::Snapshot> snap, std:
   if (plan_.rcode != kRcodeNoError) return;
 
   const zones::ZoneContent& z = snap_->zones(plan_.view)[plan_.zone];
-  const zones::Record& soa = z.records.front();
-  auto full = [&] {
-    seq_.reserve(z.records.size() + 1);
-    for (const auto& r : z.records) seq_.push_back(&r);
-    seq_.push_back(&soa);  // RFC 5936 §2.2: the SOA opens and closes the transfer
-  };
+  const zones::RecordRef soa = z.records.front();
+  auto full = [&] { full_ = &z.records; };
   if (!plan_.ixfr) {
     full();
     return;
@@ -242,26 +244,26 @@ TransferStream::TransferStream(std::shared_ptr<const zones::Snapshot> snap, std:
   // RFC 1995 §2: a client at (or, by serial arithmetic, ahead of) our serial gets our SOA alone.
   if (plan_.client_serial == snap_->serial() || static_cast<int32_t>(plan_.client_serial - snap_->serial()) > 0) {
     plan_.verdict = TransferVerdict::IxfrUpToDate;
-    seq_.push_back(&soa);
+    seq_.push_back(soa);
     return;
   }
   std::optional<std::vector<zones::ZoneDelta>> d;
   if (context) d = context->since({snap_->view_name(plan_.view), z.apex}, plan_.client_serial);
   // The history must end at this snapshot's serial (a newer snapshot may have been recorded meanwhile).
-  if (!d || d->empty() || d->back().new_soa != soa) {
+  if (!d || d->empty() || zones::RecordRef(d->back().new_soa) != soa) {
     plan_.verdict = TransferVerdict::IxfrFallback;  // RFC 1995 §4: the full zone in AXFR form
     full();
     return;
   }
   deltas_ = std::move(*d);
-  seq_.push_back(&soa);
+  seq_.push_back(soa);
   for (const auto& delta : deltas_) {
-    seq_.push_back(&delta.old_soa);
-    for (const auto& r : delta.removed) seq_.push_back(&r);
-    seq_.push_back(&delta.new_soa);
-    for (const auto& r : delta.added) seq_.push_back(&r);
+    seq_.push_back(delta.old_soa);
+    for (const auto& r : delta.removed) seq_.push_back(r);
+    seq_.push_back(delta.new_soa);
+    for (const auto& r : delta.added) seq_.push_back(r);
   }
-  seq_.push_back(&soa);
+  seq_.push_back(soa);
 }
 
 void TransferStream::start_message(std::vector<uint8_t>& msg, uint8_t rcode) const {
@@ -293,15 +295,15 @@ bool TransferStream::next(std::vector<uint8_t>& msg, uint64_t now) {
   }
   const size_t base = msg.size();
   uint16_t count = 0;
-  while (pos_ < seq_.size() && msg.size() - base < kMessageTarget && count < 0xFFFF) {
-    record_wire(*seq_[pos_], msg);
+  while (pos_ < length() && msg.size() - base < kMessageTarget && count < 0xFFFF) {
+    record_wire(at(pos_), msg);
     ++pos_;
     ++count;
   }
   sent_ += count;
   write_u16(msg.data() + 6, count);
   if (signer_) signer_->sign(msg, now);
-  if (pos_ >= seq_.size()) done_ = true;
+  if (pos_ >= length()) done_ = true;
   return true;
 }
 

@@ -90,7 +90,12 @@ class TransferStream {
   uint8_t rd_ = 0;
   TransferPlan plan_;
   std::vector<zones::ZoneDelta> deltas_;
-  std::vector<const zones::Record*> seq_;
+  // The records to send: a whole zone, its SOA again at the end (RFC 5936 §2.2: the SOA opens and closes
+  // the transfer), or for IXFR views into deltas_ and the zone's SOA.
+  size_t length() const { return full_ ? full_->size() + 1 : seq_.size(); }
+  zones::RecordRef at(size_t i) const { return full_ ? (*full_)[i < full_->size() ? i : 0] : seq_[i]; }
+  const zones::RecordList* full_ = nullptr;  // in snap_
+  std::vector<zones::RecordRef> seq_;
   size_t pos_ = 0, sent_ = 0;
   bool done_ = false;
   std::optional<TsigSigner> signer_;

@@ -18,18 +18,37 @@ std::string_view to_string(HistoryRecord r) {
   return "unknown";
 }
 
+namespace {
+
+// The records of `a` that `b` lacks, both sorted after their SOA (std::set_difference, owning the result).
+std::vector<Record> difference(const RecordList& a, const RecordList& b) {
+  std::vector<Record> out;
+  auto i = a.begin() + 1, j = b.begin() + 1;
+  while (i != a.end()) {
+    if (j == b.end() || *i < *j) {
+      out.push_back((*i++).copy());
+    } else {
+      if (!(*j < *i)) ++i;
+      ++j;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 HistoryRecord ZoneHistory::record(const Snapshot& snap) {
-  std::map<ZoneKey, std::shared_ptr<const std::vector<Record>>> next;
+  std::map<ZoneKey, std::shared_ptr<const RecordList>> next;
   const auto owner = snap.weak_from_this().lock();  // null for a snapshot not held by a shared_ptr
   for (uint32_t v = 0; v < snap.view_count(); ++v)
     for (const auto& z : snap.zones(v)) {
       const auto first = z.records.begin() + (z.records.empty() ? 0 : 1);  // SOA stays first
-      std::shared_ptr<const std::vector<Record>> recs;
+      std::shared_ptr<const RecordList> recs;
       if (owner && std::is_sorted(first, z.records.end())) {
-        recs = std::shared_ptr<const std::vector<Record>>(owner, &z.records);
+        recs = std::shared_ptr<const RecordList>(owner, &z.records);
       } else {
-        auto copy = std::make_shared<std::vector<Record>>(z.records);
-        std::sort(copy->begin() + (copy->empty() ? 0 : 1), copy->end());
+        auto copy = std::make_shared<RecordList>(z.records);
+        copy->sort(copy->empty() ? 0 : 1, copy->size());
         recs = std::move(copy);
       }
       next[{snap.view_name(v), z.apex}] = std::move(recs);
@@ -50,11 +69,9 @@ HistoryRecord ZoneHistory::record(const Snapshot& snap) {
     for (const auto& [key, recs] : next) {
       auto old = current_.find(key);
       if (old == current_.end() || old->second->empty() || recs->empty()) continue;  // new zone: no delta
-      const std::vector<Record>& was = *old->second;
-      const std::vector<Record>& now = *recs;
-      ZoneDelta d{was.front(), now.front(), {}, {}};
-      std::set_difference(was.begin() + 1, was.end(), now.begin() + 1, now.end(), std::back_inserter(d.removed));
-      std::set_difference(now.begin() + 1, now.end(), was.begin() + 1, was.end(), std::back_inserter(d.added));
+      const RecordList& was = *old->second;
+      const RecordList& now = *recs;
+      ZoneDelta d{was.front().copy(), now.front().copy(), difference(was, now), difference(now, was)};
       step.zones.emplace(key, std::move(d));
     }
     steps_.push_back(std::move(step));

@@ -68,7 +68,7 @@ class ZoneHistory {
   uint32_t serial_ = 0;
   // Sorted, SOA first. Normally the records of the recorded snapshot itself (an aliasing pointer that keeps
   // that snapshot, which is the live one, alive): a second copy of a 600,000-record zone costs ~130 MB.
-  std::map<ZoneKey, std::shared_ptr<const std::vector<Record>>> current_;
+  std::map<ZoneKey, std::shared_ptr<const RecordList>> current_;
   std::deque<Step> steps_;
 };
 

@@ -15,23 +15,25 @@ namespace {
 using json = nlohmann::json;
 constexpr int kFormat = 1;
 
-json record_json(const Record& r) { return json::array({r.owner, r.ttl, r.type, r.rdata}); }
+json record_json(RecordRef r) { return json::array({r.owner, r.ttl, r.type, r.rdata}); }
 
 Record record_of(const json& j) {
   if (!j.is_array() || j.size() != 4) throw std::runtime_error("a record is not [owner, ttl, type, rdata]");
   return Record{j[0].get<std::string>(), j[1].get<uint32_t>(), j[2].get<std::string>(), j[3].get<std::string>()};
 }
 
-json records_json(const std::vector<Record>& rs) {
+// A RecordList or a std::vector<Record>.
+template <class Records>
+json records_json(const Records& rs) {
   json out = json::array();
-  for (const auto& r : rs) out.push_back(record_json(r));
+  for (const RecordRef r : rs) out.push_back(record_json(r));
   return out;
 }
 
-std::vector<Record> records_of(const json& j) {
+template <class Records>
+Records records_of(const json& j) {
   if (!j.is_array()) throw std::runtime_error("records are not an array");
-  std::vector<Record> out;
-  out.reserve(j.size());
+  Records out;
   for (const auto& r : j) out.push_back(record_of(r));
   return out;
 }
@@ -53,7 +55,7 @@ std::string encode_history(const ZoneHistory& h, size_t max_bytes) {
   std::string content = "null";
   size_t estimate = 0;  // a lower bound of the text, to skip rendering a zone that cannot fit
   for (const auto& [key, recs] : h.current_)
-    for (const auto& r : *recs) estimate += r.owner.size() + r.type.size() + r.rdata.size() + 12;
+    for (const RecordRef r : *recs) estimate += r.owner.size() + r.type.size() + r.rdata.size() + 12;
   if (h.content_known_ && estimate <= max_bytes / 2) {
     json c = json::array();
     for (const auto& [key, recs] : h.current_) c.push_back({{"view", key.first}, {"apex", key.second}, {"records", records_json(*recs)}});
@@ -101,10 +103,10 @@ bool decode_history(std::string_view text, ZoneHistory& h, std::string& error) {
     if (!content.is_null()) {
       if (!content.is_array()) throw std::runtime_error("content is not an array");
       for (const auto& z : content) {
-        auto recs = records_of(z.at("records"));
+        auto recs = records_of<RecordList>(z.at("records"));
         if (recs.empty() || recs.front().type != "SOA") throw std::runtime_error("a zone does not start with its SOA");
         out.current_[{z.at("view").get<std::string>(), z.at("apex").get<std::string>()}] =
-            std::make_shared<const std::vector<Record>>(std::move(recs));
+            std::make_shared<const RecordList>(std::move(recs));
       }
       out.content_known_ = true;
     }
@@ -114,8 +116,8 @@ bool decode_history(std::string_view text, ZoneHistory& h, std::string& error) {
       ZoneHistory::Step step{s.at("from").get<uint32_t>(), s.at("to").get<uint32_t>(), {}};
       if (!out.steps_.empty() && out.steps_.back().to != step.from) throw std::runtime_error("steps do not chain");
       for (const auto& z : s.at("zones")) {
-        ZoneDelta d{record_of(z.at("old_soa")), record_of(z.at("new_soa")), records_of(z.at("removed")),
-                    records_of(z.at("added"))};
+        ZoneDelta d{record_of(z.at("old_soa")), record_of(z.at("new_soa")), records_of<std::vector<Record>>(z.at("removed")),
+                    records_of<std::vector<Record>>(z.at("added"))};
         if (d.old_soa.type != "SOA" || d.new_soa.type != "SOA") throw std::runtime_error("a step's SOA is not an SOA");
         step.zones.emplace(ZoneHistory::ZoneKey{z.at("view").get<std::string>(), z.at("apex").get<std::string>()},
                            std::move(d));

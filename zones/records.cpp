@@ -26,7 +26,8 @@ ZoneContent public_zone(const Model& model, uint32_t serial, size_t split_endpoi
   ZoneContent z;
   z.apex = absolute(model.zone_apex);
   const std::string ns = "ns1." + z.apex;
-  std::vector<Record> rs;
+  RecordList rs;
+  rs.push_back({z.apex, ttl, "SOA", soa_rdata(ns, z.apex, serial, ttl)});  // first, out of the groups
   rs.push_back({z.apex, ttl, "NS", ns});
   // Glue for ns1: every concrete dns_listen address. A wildcard listener (0.0.0.0, ::) has no address of its
   // own; it answers on loopback too, so it contributes 127.0.0.1 or ::1, keeping the zone loadable.
@@ -46,29 +47,49 @@ ZoneContent public_zone(const Model& model, uint32_t serial, size_t split_endpoi
     size_t begin, end;
   };
   std::vector<Group> groups;
-  auto close_group = [](std::vector<Record>& out, std::vector<Group>& gs, size_t begin) {
+  auto close_group = [](RecordList& out, std::vector<Group>& gs, size_t begin) {
     if (begin == out.size()) return;
-    std::sort(out.begin() + static_cast<ptrdiff_t>(begin), out.end());
+    out.sort(begin, out.size());
     gs.push_back({begin, out.size()});
   };
-  close_group(rs, groups, 0);
+  close_group(rs, groups, 1);
   // Endpoints [from, to) into `out` and `gs`. Reads only the model: a large config has a helper thread write
-  // the second half into vectors of its own, which are then appended, their groups moved by what precedes.
-  auto endpoint_records = [&](size_t from, size_t to, std::vector<Record>& out, std::vector<Group>& gs) {
+  // the second half into a list of its own, which is then appended, its groups moved by what precedes.
+  auto endpoint_records = [&](size_t from, size_t to, RecordList& out, std::vector<Group>& gs) {
+    // Room reserved up front, so that the text is not copied as it grows and keeps no spare half: the
+    // names of one endpoint have the shape of every other's (IDs of fixed length), a zonal name is the
+    // regional one and "-<az>", an address at most 15 characters.
+    size_t addresses = 0, zonals = 0;
+    for (size_t k = from; k < to; ++k) {
+      addresses += model.endpoints[k].regional_addresses.size();
+      zonals += model.endpoints[k].enis.size();
+    }
+    bool reserved = false;
+    std::string regional, zonal;
     for (size_t k = from; k < to; ++k) {
       const EndpointModel& e = model.endpoints[k];
       if (e.state != EndpointState::Available) continue;
       const size_t begin = out.size();
-      const std::string regional = absolute(e.regional_name());
+      regional = e.regional_name();
+      regional += '.';
+      if (!reserved) {
+        reserved = true;
+        const size_t per_name = regional.size() + 16;
+        out.reserve(out.size() + addresses + zonals,
+                    out.text_size() + (to - from) * per_name + addresses * 15 + zonals * (per_name + 15));
+      }
       for (const auto& a : e.regional_addresses) out.push_back({regional, ttl, "A", to_string(a)});
-      for (size_t i = 0; i < e.enis.size(); ++i)
-        out.push_back({absolute(e.zonal_name(i)), ttl, "A", to_string(e.enis[i].address)});
+      for (size_t i = 0; i < e.enis.size(); ++i) {
+        zonal = e.zonal_name(i);
+        zonal += '.';
+        out.push_back({zonal, ttl, "A", to_string(e.enis[i].address)});
+      }
       close_group(out, gs, begin);
     }
   };
   const size_t n = model.endpoints.size();
   const size_t mid = n >= split_endpoints ? n / 2 : n;
-  std::vector<Record> helped;
+  RecordList helped;
   std::vector<Group> helped_groups;
   std::future<void> helper;
   if (mid < n) helper = std::async(std::launch::async, [&] { endpoint_records(mid, n, helped, helped_groups); });
@@ -76,19 +97,21 @@ ZoneContent public_zone(const Model& model, uint32_t serial, size_t split_endpoi
   if (helper.valid()) {
     helper.get();  // rethrows what the helper threw
     const size_t base = rs.size();
-    rs.reserve(base + helped.size());
-    std::move(helped.begin(), helped.end(), std::back_inserter(rs));
+    rs.append(helped);
+    helped = RecordList();
     for (const Group& g : helped_groups) groups.push_back({g.begin + base, g.end + base});
   }
   std::sort(groups.begin(), groups.end(), [&](const Group& a, const Group& b) { return rs[a.begin] < rs[b.begin]; });
-  z.records.reserve(rs.size() + 1);
-  z.records.push_back({z.apex, ttl, "SOA", soa_rdata(ns, z.apex, serial, ttl)});
+  // The SOA first, then the groups in their order.
+  std::vector<uint32_t> order;
+  order.reserve(rs.size() + 1);
+  order.push_back(0);
   for (const Group& g : groups)
-    std::move(rs.begin() + static_cast<ptrdiff_t>(g.begin), rs.begin() + static_cast<ptrdiff_t>(g.end),
-              std::back_inserter(z.records));
-  const auto sorted_from = z.records.begin() + 1;
-  if (!std::is_sorted(sorted_from, z.records.end())) std::sort(sorted_from, z.records.end());
-  z.records.erase(std::unique(sorted_from, z.records.end()), z.records.end());
+    for (size_t i = g.begin; i < g.end; ++i) order.push_back(static_cast<uint32_t>(i));
+  rs.reorder(order);
+  z.records = std::move(rs);
+  if (!std::is_sorted(z.records.begin() + 1, z.records.end())) z.records.sort(1, z.records.size());
+  z.records.unique(1);
   return z;
 }
 
@@ -114,7 +137,7 @@ ZoneContent private_zone(const Model& model, const EndpointModel& e, uint32_t se
   rs.push_back({z.apex, ttl, "NS", ns});
   for (const auto& a : e.regional_addresses) rs.push_back({absolute(name), ttl, "A", to_string(a)});
   std::sort(rs.begin(), rs.end());
-  z.records.insert(z.records.end(), rs.begin(), rs.end());
+  for (const Record& r : rs) z.records.push_back(r);
   return z;
 }
 
@@ -130,7 +153,7 @@ namespace {
 // FNV-1a 64 over every record but the SOA's serial field: a change detector, not a security boundary.
 class Digest {
  public:
-  void record(const Record& r) {
+  void record(RecordRef r) {
     mix(r.owner);
     char ttl[16];
     mix(std::string_view(ttl, static_cast<size_t>(std::to_chars(ttl, ttl + sizeof ttl, r.ttl).ptr - ttl)));
@@ -193,11 +216,14 @@ std::vector<ViewZones> all_zones(const Model& model, uint32_t serial) {
 void set_serial(std::vector<ViewZones>& views, uint32_t serial) {
   for (auto& view : views)
     for (auto& zone : view.zones)
-      for (auto& r : zone.records) {
+      for (size_t i = 0; i < zone.records.size(); ++i) {
+        const RecordRef r = zone.records[i];
         if (r.type != "SOA") continue;
         // mname rname serial …: replace the third field.
-        auto sp1 = r.rdata.find(' '), sp2 = r.rdata.find(' ', sp1 + 1), sp3 = r.rdata.find(' ', sp2 + 1);
-        r.rdata.replace(sp2 + 1, sp3 - sp2 - 1, std::to_string(serial));
+        std::string rdata(r.rdata);
+        auto sp1 = rdata.find(' '), sp2 = rdata.find(' ', sp1 + 1), sp3 = rdata.find(' ', sp2 + 1);
+        rdata.replace(sp2 + 1, sp3 - sp2 - 1, std::to_string(serial));
+        zone.records.set_rdata(i, rdata);
       }
 }
 
@@ -207,7 +233,7 @@ std::string content_digest(const std::vector<ViewZones>& views) {
   Digest d;
   for (size_t v = 0; v < views.size(); ++v)
     for (const auto& z : views[v].zones) {
-      if (v > 0) d.record({"view " + views[v].name, 0, "-", ""});
+      if (v > 0) d.record(Record{"view " + views[v].name, 0, "-", ""});
       for (const auto& r : z.records) d.record(r);
     }
   return d.hex();

@@ -7,20 +7,13 @@
 #include <vector>
 
 #include "zones/model.hpp"
+#include "zones/record_list.hpp"
 
 namespace vpced::zones {
 
-struct Record {
-  std::string owner;  // absolute, lowercase, with the trailing dot
-  uint32_t ttl = 0;
-  std::string type;   // "SOA", "NS", "A"
-  std::string rdata;  // presentation format, names absolute
-  auto operator<=>(const Record&) const = default;
-};
-
 struct ZoneContent {
   std::string apex;  // absolute, with the trailing dot
-  std::vector<Record> records;  // SOA first, then sorted by owner and type
+  RecordList records;  // SOA first, then sorted by owner and type
   std::string digest;  // zone_digest(*this) when set_digests ran (the daemon's builds that keep records)
 };
 

@@ -99,18 +99,23 @@ uint16_t type_code(std::string_view t) {
 }
 
 // The rdata of `r` into `rr` (RFC 1035 §3.3.11, §3.3.13, §3.4.1; RFC 3596 §2.2).
-void parse_rdata(const Record& r, WireRr& rr) {
-  const std::string& d = r.rdata;
+void parse_rdata(RecordRef r, WireRr& rr) {
+  // inet_pton and sscanf read a C string.
+  char text[512];
+  if (r.rdata.size() >= sizeof text) throw std::runtime_error("cannot compile rdata: too long: " + std::string(r.rdata));
+  r.rdata.copy(text, r.rdata.size());
+  text[r.rdata.size()] = '\0';
+  const std::string_view d = r.rdata;
   switch (rr.type) {
     case kTypeA: {
       in_addr a{};
-      if (inet_pton(AF_INET, d.c_str(), &a) != 1) throw std::runtime_error("cannot compile A rdata: " + d);
+      if (inet_pton(AF_INET, text, &a) != 1) throw std::runtime_error("cannot compile A rdata: " + std::string(d));
       rr.fixed.assign(reinterpret_cast<const char*>(&a), 4);
       return;
     }
     case kTypeAaaa: {
       in6_addr a{};
-      if (inet_pton(AF_INET6, d.c_str(), &a) != 1) throw std::runtime_error("cannot compile AAAA rdata: " + d);
+      if (inet_pton(AF_INET6, text, &a) != 1) throw std::runtime_error("cannot compile AAAA rdata: " + std::string(d));
       rr.fixed.assign(reinterpret_cast<const char*>(&a), 16);
       return;
     }
@@ -118,8 +123,8 @@ void parse_rdata(const Record& r, WireRr& rr) {
     case kTypeSoa: {
       char mname[300], rname[300];
       unsigned long v[5];
-      if (std::sscanf(d.c_str(), "%299s %299s %lu %lu %lu %lu %lu", mname, rname, &v[0], &v[1], &v[2], &v[3], &v[4]) != 7)
-        throw std::runtime_error("cannot compile SOA rdata: " + d);
+      if (std::sscanf(text, "%299s %299s %lu %lu %lu %lu %lu", mname, rname, &v[0], &v[1], &v[2], &v[3], &v[4]) != 7)
+        throw std::runtime_error("cannot compile SOA rdata: " + std::string(d));
       rr.name1 = to_wire(mname, false);
       rr.name2 = to_wire(rname, false);
       for (unsigned long x : v) put32(rr.fixed, static_cast<uint32_t>(x));
@@ -315,18 +320,18 @@ void SnapshotBuilder::compile_zone(Compiler& compiler, Snapshot::View& view, uin
   std::vector<WireRr> rrs(zone.records.size());
   std::vector<uint32_t> next(zone.records.size(), kNone);
   const WireRr* soa = nullptr;
-  const std::string* last_text = nullptr;
+  std::string_view last_text;
   std::pair<const std::string_view, Name>* last = nullptr;
   for (size_t i = 0; i < zone.records.size(); ++i) {
-    const Record& r = zone.records[i];
+    const RecordRef r = zone.records[i];
     WireRr& rr = rrs[i];
     // Records come sorted by owner: the previous owner's entry is reused without a lookup.
-    if (!last_text || *last_text != r.owner) {
+    if (!last || (last_text.data() != r.owner.data() && last_text != r.owner)) {
       const size_t at = wire_names.size();
       append_wire(wire_names, r.owner, true);
       last = &*names.try_emplace(std::string_view(wire_names).substr(at)).first;
       if (last->first.data() != wire_names.data() + at) wire_names.resize(at);  // seen before (the apex's NS)
-      last_text = &r.owner;
+      last_text = r.owner;
     }
     rr.owner = last->first;
     rr.type = type_code(r.type);
@@ -484,8 +489,7 @@ std::shared_ptr<const Snapshot> compile_snapshot(std::shared_ptr<const Model> mo
     view.names.shrink_to_fit();
     if (!keep_records)
       for (auto& z : view.contents) {
-        z.records.resize(1);  // the SOA (compile_zone found one)
-        z.records.shrink_to_fit();
+        z.records.truncate(1);  // the SOA (compile_zone found one)
       }
     const auto index = static_cast<uint32_t>(snap->views_.size());
     snap->views_.push_back(std::move(view));

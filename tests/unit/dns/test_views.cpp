@@ -268,7 +268,7 @@ TEST_CASE("answers compiled by two threads are the answers compiled by one", "[v
       for (const auto& r : z.records) {
         // The owner, its ancestors (empty non-terminals among them), a child that does not exist, and a
         // name two labels below (wildcard coverage).
-        std::string n = r.owner;
+        std::string n(r.owner);
         names.insert("nx." + n);
         names.insert("a.b." + n);
         for (size_t at = 0; at != std::string::npos; at = n.find('.', at + 1)) names.insert(n.substr(at == 0 ? 0 : at + 1));

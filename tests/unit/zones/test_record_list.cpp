@@ -1,0 +1,140 @@
+#include "zones/record_list.hpp"
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using vpced::zones::Record;
+using vpced::zones::RecordList;
+using vpced::zones::RecordRef;
+
+namespace {
+
+std::vector<Record> copies(const RecordList& l) {
+  std::vector<Record> out;
+  for (const RecordRef r : l) out.push_back(r.copy());
+  return out;
+}
+
+RecordList list_of(const std::vector<Record>& rs) {
+  RecordList l;
+  for (const Record& r : rs) l.push_back(r);
+  return l;
+}
+
+// Records whose fields collide often (few owners, types and values), in no order.
+std::vector<Record> random_records(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  const std::vector<std::string> owners = {"a.example.", "b.example.", "a.b.example.", "example.", "ab.example."};
+  const std::vector<std::string> types = {"A", "AAAA", "NS", "SOA"};
+  std::vector<Record> out;
+  for (size_t i = 0; i < n; ++i)
+    out.push_back({owners[rng() % owners.size()], static_cast<uint32_t>(rng() % 3 * 30), types[rng() % types.size()],
+                   "10.0.0." + std::to_string(rng() % 7)});
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a record list gives back what was put in it", "[record_list]") {
+  const std::vector<Record> rs = {{"example.", 60, "SOA", "ns1.example. hostmaster.example. 1 3600 600 1209600 60"},
+                                  {"example.", 60, "NS", "ns1.example."},
+                                  {"ns1.example.", 60, "A", "127.0.0.1"},
+                                  {"ns1.example.", 60, "AAAA", "::1"},
+                                  {"x.example.", 300, "A", ""}};
+  RecordList l = list_of(rs);
+  REQUIRE(l.size() == rs.size());
+  CHECK(copies(l) == rs);
+  for (size_t i = 0; i < rs.size(); ++i) CHECK(l[i] == RecordRef(rs[i]));
+  CHECK(l.front().type == "SOA");
+  CHECK(l.back().owner == "x.example.");
+  CHECK(RecordList{rs[0], rs[1], rs[2], rs[3], rs[4]} == l);
+  CHECK_FALSE(RecordList{rs[0], rs[1]} == l);
+  RecordList copy = l;
+  copy.set_rdata(4, "10.0.0.1");
+  CHECK_FALSE(copy == l);
+  CHECK(l[4].rdata.empty());  // a copy owns its text
+}
+
+TEST_CASE("an owner repeated back to back is stored once", "[record_list]") {
+  const std::string owner = "vpce-0123456789abcdef0-abcdefgh.vpce-svc-0123456789abcdef0.us-east-1.vpce.amazonaws.com.";
+  RecordList shared;
+  for (int i = 0; i < 3; ++i) shared.push_back({owner, 60, "A", "10.0.0." + std::to_string(i)});
+  RecordList apart;  // the same owner, with another in between each time
+  for (int i = 0; i < 3; ++i) {
+    apart.push_back({owner, 60, "A", "10.0.0." + std::to_string(i)});
+    apart.push_back({"x.", 60, "A", "10.0.0.9"});
+  }
+  CHECK(shared.text_size() == owner.size() + 1 + 3 * 8);  // one owner, type "A" once, three addresses
+  CHECK(apart.text_size() > 3 * owner.size());
+  for (const RecordRef r : shared) CHECK(r.owner == owner);
+  CHECK(shared[0].owner.data() == shared[2].owner.data());
+}
+
+TEST_CASE("a record list sorts and removes duplicates as std::sort and std::unique do", "[record_list]") {
+  for (uint32_t seed = 1; seed <= 20; ++seed) {
+    std::vector<Record> rs = random_records(200, seed);
+    RecordList l = list_of(rs);
+    const size_t from = seed % 5;
+    l.sort(from, l.size());
+    std::sort(rs.begin() + static_cast<long>(from), rs.end());
+    CHECK(copies(l) == rs);
+    CHECK(std::is_sorted(l.begin() + static_cast<long>(from), l.end()));
+    l.unique(from);
+    rs.erase(std::unique(rs.begin() + static_cast<long>(from), rs.end()), rs.end());
+    CHECK(copies(l) == rs);
+  }
+  // RecordRef orders like Record: owner, then TTL, type and rdata.
+  const std::vector<Record> rs = random_records(300, 99);
+  for (size_t i = 0; i + 1 < rs.size(); ++i) {
+    CHECK((RecordRef(rs[i]) < RecordRef(rs[i + 1])) == (rs[i] < rs[i + 1]));
+    CHECK((RecordRef(rs[i]) == RecordRef(rs[i + 1])) == (rs[i] == rs[i + 1]));
+  }
+}
+
+TEST_CASE("a record list is reordered, appended to and cut", "[record_list]") {
+  const std::vector<Record> a = random_records(50, 7), b = random_records(30, 8);
+  RecordList l = list_of(a);
+  std::vector<uint32_t> order(a.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = static_cast<uint32_t>(order.size() - 1 - i);
+  l.reorder(order);
+  std::vector<Record> reversed(a.rbegin(), a.rend());
+  CHECK(copies(l) == reversed);
+
+  l.append(list_of(b));
+  reversed.insert(reversed.end(), b.begin(), b.end());
+  CHECK(copies(l) == reversed);
+
+  l.truncate(1);
+  REQUIRE(l.size() == 1);
+  CHECK(l[0] == RecordRef(reversed[0]));
+  CHECK(l.text_size() == reversed[0].owner.size() + reversed[0].type.size() + reversed[0].rdata.size());
+}
+
+TEST_CASE("an rdata rewrite stays in place when it fits", "[record_list]") {
+  RecordList l{{"example.", 60, "SOA", "ns1.example. hostmaster.example. 0 3600 600 1209600 60"},
+               {"example.", 60, "NS", "ns1.example."}};
+  const size_t text = l.text_size();
+  l.set_rdata(0, "ns1.example. hostmaster.example. 7 3600 600 1209600 60");  // same length
+  CHECK(l.text_size() == text);
+  l.set_rdata(0, "ns1.example. hostmaster.example. 2026112701 3600 600 1209600 60");  // longer
+  CHECK(l.text_size() > text);
+  CHECK(l[0].rdata == "ns1.example. hostmaster.example. 2026112701 3600 600 1209600 60");
+  CHECK(l[1] == RecordRef(Record{"example.", 60, "NS", "ns1.example."}));
+  // The rewritten record's rdata may be given as a view of the list itself.
+  l.set_rdata(1, l[0].rdata);
+  CHECK(l[1].rdata == l[0].rdata);
+}
+
+TEST_CASE("a field too long for a record list is refused", "[record_list]") {
+  RecordList l;
+  CHECK_THROWS_AS(l.push_back(Record{std::string(70000, 'a'), 60, "A", "10.0.0.1"}), std::length_error);
+  CHECK_THROWS_AS(l.push_back(Record{"a.", 60, std::string(300, 'T'), "x"}), std::length_error);
+  CHECK_THROWS_AS(l.push_back(Record{"a.", 60, "TXT", std::string(70000, 'x')}), std::length_error);
+  CHECK(l.empty());
+  l.push_back(Record{std::string(65535, 'a'), 60, "A", "10.0.0.1"});
+  CHECK(l[0].owner.size() == 65535);
+}
