@@ -87,10 +87,13 @@ void RecordList::set_rdata(size_t i, std::string_view rdata) {
   if (rdata.size() > UINT16_MAX) throw std::length_error("zone records: rdata too long");
   const std::string copy(rdata);  // rdata may view text_, which store() can move
   Entry& e = entries_.at(i);
-  if (copy.size() <= e.rdata_len)  // rdata is never shared with another record
+  if (copy.size() <= e.rdata_len) {  // rdata is never shared with another record
     std::copy(copy.begin(), copy.end(), text_.begin() + e.rdata);
-  else
+  } else {
+    // A full buffer grows by what this needs, not twice its size: the text is complete (set_serial).
+    if (text_.size() + copy.size() > text_.capacity()) text_.reserve(text_.size() + copy.size() + kSpareText);
     e.rdata = store(copy);
+  }
   e.rdata_len = static_cast<uint16_t>(copy.size());
 }
 

@@ -103,8 +103,8 @@ class RecordList {
   iterator begin() const { return {this, 0}; }
   iterator end() const { return {this, size()}; }
 
-  // Room for rewriting SOA serials, so that doing so does not grow the text.
-  static constexpr size_t kSpareText = 64;
+  // Room kept for rewriting an SOA's rdata (its serial) once the text is complete.
+  static constexpr size_t kSpareText = 1024;
   // Sorts the records [from, to) (RecordRef order); removes adjacent equal records from [from, end).
   void sort(size_t from, size_t to);
   void unique(size_t from);
