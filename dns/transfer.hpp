@@ -75,6 +75,11 @@ class TransferStream {
   // `context` may be null (no keys, no history).
   TransferStream(std::shared_ptr<const zones::Snapshot> snap, std::span<const uint8_t> query, const zones::IpAddr& source,
                  const TransferContext* context, uint64_t now);
+  // Movable (a moved vector keeps its elements where they are), not copyable: seq_ views this stream's deltas_.
+  TransferStream(const TransferStream&) = delete;
+  TransferStream& operator=(const TransferStream&) = delete;
+  TransferStream(TransferStream&&) = default;
+  TransferStream& operator=(TransferStream&&) = default;
   // Writes the next message to `msg`; false when the stream is over.
   bool next(std::vector<uint8_t>& msg, uint64_t now);
   const TransferPlan& plan() const { return plan_; }

@@ -1,6 +1,7 @@
 // The IXFR history as a bounded JSON file in state_dir: written atomically, read defensively.
 #include "zones/history_file.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -105,6 +106,8 @@ bool decode_history(std::string_view text, ZoneHistory& h, std::string& error) {
       for (const auto& z : content) {
         auto recs = records_of<RecordList>(z.at("records"));
         if (recs.empty() || recs.front().type != "SOA") throw std::runtime_error("a zone does not start with its SOA");
+        // The IXFR difference reads both versions in order; a file edited by hand may not be.
+        if (!std::is_sorted(recs.begin() + 1, recs.end())) recs.sort(1, recs.size());
         out.current_[{z.at("view").get<std::string>(), z.at("apex").get<std::string>()}] =
             std::make_shared<const RecordList>(std::move(recs));
       }

@@ -2,6 +2,7 @@
 #include "zones/record_list.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 #include <stdexcept>
 
@@ -19,7 +20,18 @@ uint32_t RecordList::store(std::string_view s) {
   return at;
 }
 
+bool RecordList::views_text(std::string_view s) const {
+  return !s.empty() && !text_.empty() && std::less_equal<>{}(text_.data(), s.data()) &&
+         std::less<>{}(s.data(), text_.data() + text_.size());
+}
+
 void RecordList::push_back(RecordRef r) {
+  // A record viewing this list's own text (push_back(list[i])) is copied first: store() may move the text.
+  if (views_text(r.owner) || views_text(r.type) || views_text(r.rdata)) {
+    const Record copy = r.copy();
+    push_back(copy);
+    return;
+  }
   if (r.owner.size() > UINT16_MAX || r.rdata.size() > UINT16_MAX || r.type.size() > UINT8_MAX)
     throw std::length_error("zone records: a field is too long: " + std::string(r.owner.substr(0, 255)));
   Entry e;
@@ -40,6 +52,11 @@ void RecordList::push_back(RecordRef r) {
 }
 
 void RecordList::append(const RecordList& other) {
+  if (&other == this) {
+    const RecordList copy = other;
+    append(copy);
+    return;
+  }
   if (text_.size() + other.text_.size() > std::numeric_limits<uint32_t>::max())
     throw std::length_error("zone records: more than 4 GiB of text");
   const auto base = static_cast<uint32_t>(text_.size());
@@ -90,8 +107,9 @@ void RecordList::set_rdata(size_t i, std::string_view rdata) {
   if (copy.size() <= e.rdata_len) {  // rdata is never shared with another record
     std::copy(copy.begin(), copy.end(), text_.begin() + e.rdata);
   } else {
-    // A full buffer grows by what this needs, not twice its size: the text is complete (set_serial).
-    if (text_.size() + copy.size() > text_.capacity()) text_.reserve(text_.size() + copy.size() + kSpareText);
+    // A full buffer grows by exactly what this needs, not twice its size: the text is complete (set_serial),
+    // and a small zone kept for transfers should not carry spare room for its life.
+    if (text_.size() + copy.size() > text_.capacity()) text_.reserve(text_.size() + copy.size());
     e.rdata = store(copy);
   }
   e.rdata_len = static_cast<uint16_t>(copy.size());

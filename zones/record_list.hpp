@@ -82,8 +82,8 @@ class RecordList {
   RecordList() = default;
   RecordList(std::initializer_list<Record> records);
 
-  // Appends a record (which must not view this list's own text). An owner equal to the last record's is not
-  // stored again. Throws std::length_error for text that does not fit the entry's fields (a field over
+  // Appends a record (copied first if it views this list's own text). An owner equal to the last record's is
+  // not stored again. Throws std::length_error for text that does not fit the entry's fields (a field over
   // 65,535 bytes, 4 GiB in all).
   void push_back(RecordRef r);
   // Appends every record of `other` (the public zone's second half, written by a helper thread).
@@ -103,7 +103,8 @@ class RecordList {
   iterator begin() const { return {this, 0}; }
   iterator end() const { return {this, size()}; }
 
-  // Room kept for rewriting an SOA's rdata (its serial) once the text is complete.
+  // Room kept, in a list reserved or appended to, for an SOA's rewritten rdata (its serial): the rewrite then
+  // does not move the text.
   static constexpr size_t kSpareText = 1024;
   // Sorts the records [from, to) (RecordRef order); removes adjacent equal records from [from, end).
   void sort(size_t from, size_t to);
@@ -123,6 +124,7 @@ class RecordList {
 
  private:
   uint32_t store(std::string_view s);
+  bool views_text(std::string_view s) const;
   uint32_t store_type(std::string_view t);
 
   std::vector<char> text_;  // a vector: reserve() takes exactly what it is asked for

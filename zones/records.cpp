@@ -53,18 +53,25 @@ ZoneContent public_zone(const Model& model, uint32_t serial, size_t split_endpoi
     gs.push_back({begin, out.size()});
   };
   close_group(rs, groups, 1);
+  // Room for the records of endpoints [from, to), reserved up front so that the text is not copied as it
+  // grows and keeps no spare half: the names of one endpoint have the shape of every other's (IDs of fixed
+  // length), a zonal name is the regional one and "-<az>", an address at most 15 characters.
+  auto reserve_for = [&](RecordList& out, size_t from, size_t to) {
+    size_t endpoints = 0, addresses = 0, zonals = 0, per_name = 0;
+    for (size_t k = from; k < to; ++k) {
+      const EndpointModel& e = model.endpoints[k];
+      if (e.state != EndpointState::Available) continue;
+      if (per_name == 0) per_name = e.regional_name().size() + 1 + 16;
+      ++endpoints;
+      addresses += e.regional_addresses.size();
+      zonals += e.enis.size();
+    }
+    out.reserve(out.size() + addresses + zonals,
+                out.text_size() + endpoints * per_name + addresses * 15 + zonals * (per_name + 15));
+  };
   // Endpoints [from, to) into `out` and `gs`. Reads only the model: a large config has a helper thread write
   // the second half into a list of its own, which is then appended, its groups moved by what precedes.
   auto endpoint_records = [&](size_t from, size_t to, RecordList& out, std::vector<Group>& gs) {
-    // Room reserved up front, so that the text is not copied as it grows and keeps no spare half: the
-    // names of one endpoint have the shape of every other's (IDs of fixed length), a zonal name is the
-    // regional one and "-<az>", an address at most 15 characters.
-    size_t addresses = 0, zonals = 0;
-    for (size_t k = from; k < to; ++k) {
-      addresses += model.endpoints[k].regional_addresses.size();
-      zonals += model.endpoints[k].enis.size();
-    }
-    bool reserved = false;
     std::string regional, zonal;
     for (size_t k = from; k < to; ++k) {
       const EndpointModel& e = model.endpoints[k];
@@ -72,12 +79,6 @@ ZoneContent public_zone(const Model& model, uint32_t serial, size_t split_endpoi
       const size_t begin = out.size();
       regional = e.regional_name();
       regional += '.';
-      if (!reserved) {
-        reserved = true;
-        const size_t per_name = regional.size() + 16;
-        out.reserve(out.size() + addresses + zonals,
-                    out.text_size() + (to - from) * per_name + addresses * 15 + zonals * (per_name + 15));
-      }
       for (const auto& a : e.regional_addresses) out.push_back({regional, ttl, "A", to_string(a)});
       for (size_t i = 0; i < e.enis.size(); ++i) {
         zonal = e.zonal_name(i);
@@ -92,7 +93,15 @@ ZoneContent public_zone(const Model& model, uint32_t serial, size_t split_endpoi
   RecordList helped;
   std::vector<Group> helped_groups;
   std::future<void> helper;
-  if (mid < n) helper = std::async(std::launch::async, [&] { endpoint_records(mid, n, helped, helped_groups); });
+  // Each half's room in its own list; appending the helper's then sizes `rs` exactly (one copy of the first
+  // half). Reserving the whole zone in `rs` up front saves that copy but measured 4 MB more resident once
+  // serving at 100,000 endpoints (324 against 328 MB, three alternated starts each).
+  if (mid < n)
+    helper = std::async(std::launch::async, [&] {
+      reserve_for(helped, mid, n);
+      endpoint_records(mid, n, helped, helped_groups);
+    });
+  reserve_for(rs, 0, mid);
   endpoint_records(0, mid, rs, groups);
   if (helper.valid()) {
     helper.get();  // rethrows what the helper threw

@@ -108,11 +108,18 @@ uint16_t type_code(std::string_view t) {
 
 // The rdata of `r` into `rr` (RFC 1035 §3.3.11, §3.3.13, §3.4.1; RFC 3596 §2.2).
 void parse_rdata(RecordRef r, WireRr& rr, RdataNames& store) {
-  // inet_pton and sscanf read a C string.
-  char text[512];
-  if (r.rdata.size() >= sizeof text) throw std::runtime_error("cannot compile rdata: too long: " + std::string(r.rdata));
-  r.rdata.copy(text, r.rdata.size());
-  text[r.rdata.size()] = '\0';
+  // inet_pton and sscanf read a C string: a copy on the stack, or on the heap for a long one (an SOA's two
+  // names can reach 2 × 255 characters).
+  char buf[256];
+  std::string long_copy;
+  const char* text = buf;
+  if (r.rdata.size() < sizeof buf) {
+    r.rdata.copy(buf, r.rdata.size());
+    buf[r.rdata.size()] = '\0';
+  } else {
+    long_copy.assign(r.rdata);
+    text = long_copy.c_str();
+  }
   const std::string_view d = r.rdata;
   switch (rr.type) {
     case kTypeA: {
@@ -340,7 +347,9 @@ void SnapshotBuilder::compile_zone(Compiler& compiler, Snapshot::View& view, uin
     const RecordRef r = zone.records[i];
     WireRr& rr = rrs[i];
     // Records come sorted by owner: the previous owner's entry is reused without a lookup.
-    if (!last || (last_text.data() != r.owner.data() && last_text != r.owner)) {
+    // (An owner shared with the previous record is the same view: equal without comparing the text.)
+    const bool same_view = last_text.data() == r.owner.data() && last_text.size() == r.owner.size();
+    if (!last || (!same_view && last_text != r.owner)) {
       const size_t at = wire_names.size();
       append_wire(wire_names, r.owner, true);
       last = &*names.try_emplace(std::string_view(wire_names).substr(at)).first;

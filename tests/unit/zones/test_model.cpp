@@ -178,6 +178,10 @@ allowed_principals = ["*"]
   const auto one = public_zone(*m, 7, SIZE_MAX);
   REQUIRE(one.records.size() > 300);
   CHECK(std::is_sorted(one.records.begin() + 1, one.records.end()));
+  {
+    const RecordList exact = one.records;
+    CHECK(one.records.bytes() <= exact.bytes() * 5 / 4);  // the room reserved up front, one thread
+  }
   // split_endpoints 1 and 2: split at half of the 203 endpoints; 203: at the threshold exactly.
   for (size_t split : {size_t{1}, size_t{2}, m->endpoints.size()}) {
     const auto two = public_zone(*m, 7, split);

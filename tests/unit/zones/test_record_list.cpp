@@ -138,3 +138,23 @@ TEST_CASE("a field too long for a record list is refused", "[record_list]") {
   l.push_back(Record{std::string(65535, 'a'), 60, "A", "10.0.0.1"});
   CHECK(l[0].owner.size() == 65535);
 }
+
+TEST_CASE("a record list takes its own records and itself", "[record_list]") {
+  RecordList l{{"a.example.", 60, "A", "10.0.0.1"}, {"b.example.", 60, "AAAA", "::1"}};
+  // Pushing one of its own records may move the text the record views: it is copied first.
+  for (int i = 0; i < 200; ++i) l.push_back(l[static_cast<size_t>(i % 2)]);
+  REQUIRE(l.size() == 202);
+  CHECK(l[201] == RecordRef(Record{"b.example.", 60, "AAAA", "::1"}));
+  CHECK(l[200] == RecordRef(Record{"a.example.", 60, "A", "10.0.0.1"}));
+  l.append(l);
+  REQUIRE(l.size() == 404);
+  CHECK(std::equal(l.begin(), l.begin() + 202, l.begin() + 202));
+}
+
+TEST_CASE("a small list's serial rewrite keeps no spare room", "[record_list]") {
+  RecordList l{{"example.", 60, "SOA", "ns1.example. hostmaster.example. 0 3600 600 1209600 60"},
+               {"example.", 60, "NS", "ns1.example."}};
+  l.set_rdata(0, "ns1.example. hostmaster.example. 2026112701 3600 600 1209600 60");
+  const RecordList exact = l;
+  CHECK(l.bytes() <= exact.bytes() + 64);
+}
