@@ -18,24 +18,22 @@ std::string_view to_string(HistoryRecord r) {
   return "unknown";
 }
 
-namespace {
-
-// The records of `a` that `b` lacks, both sorted after their SOA (std::set_difference, owning the result).
-std::vector<Record> difference(const RecordList& a, const RecordList& b) {
-  std::vector<Record> out;
-  auto i = a.begin() + 1, j = b.begin() + 1;
-  while (i != a.end()) {
-    if (j == b.end() || *i < *j) {
-      out.push_back((*i++).copy());
+void differences(const RecordList& was, const RecordList& now, std::vector<Record>& removed, std::vector<Record>& added) {
+  auto i = was.begin() + (was.empty() ? 0 : 1), j = now.begin() + (now.empty() ? 0 : 1);
+  while (i != was.end() && j != now.end()) {
+    const auto order = *i <=> *j;
+    if (order < 0) {
+      removed.push_back((*i++).copy());
+    } else if (order > 0) {
+      added.push_back((*j++).copy());
     } else {
-      if (!(*j < *i)) ++i;
+      ++i;
       ++j;
     }
   }
-  return out;
+  for (; i != was.end(); ++i) removed.push_back((*i).copy());
+  for (; j != now.end(); ++j) added.push_back((*j).copy());
 }
-
-}  // namespace
 
 HistoryRecord ZoneHistory::record(const Snapshot& snap) {
   std::map<ZoneKey, std::shared_ptr<const RecordList>> next;
@@ -71,7 +69,8 @@ HistoryRecord ZoneHistory::record(const Snapshot& snap) {
       if (old == current_.end() || old->second->empty() || recs->empty()) continue;  // new zone: no delta
       const RecordList& was = *old->second;
       const RecordList& now = *recs;
-      ZoneDelta d{was.front().copy(), now.front().copy(), difference(was, now), difference(now, was)};
+      ZoneDelta d{was.front().copy(), now.front().copy(), {}, {}};
+      differences(was, now, d.removed, d.added);
       step.zones.emplace(key, std::move(d));
     }
     steps_.push_back(std::move(step));

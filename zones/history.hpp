@@ -25,6 +25,11 @@ struct ZoneDelta {
   bool operator==(const ZoneDelta&) const = default;
 };
 
+// The records of `was` that `now` lacks (removed) and those of `now` that `was` lacks (added), both lists
+// sorted after their SOA, which is not compared: one merge, each pair compared once; what
+// std::set_difference gives each way, duplicates included.
+void differences(const RecordList& was, const RecordList& now, std::vector<Record>& removed, std::vector<Record>& added);
+
 // What recording a snapshot did to the history.
 enum class HistoryRecord {
   First,      // the first version: nothing to compare with

@@ -472,10 +472,24 @@ bool assign_identity(const Config& config, IdentityState& state, Diagnostics& di
   std::unordered_map<uint32_t, size_t> taken;
   taken.reserve(n_endpoints * 3);
   std::vector<EndpointIdentity> endpoints(n_endpoints);
+  // The config's endpoints by name (stable: the first of two of one name comes first), and each one's previous
+  // identity found by walking that order beside the old state, which a std::map keeps sorted by name: one
+  // comparison per step instead of a tree search per endpoint (~0.1 s of a reload at 100,000 endpoints).
+  auto by_name = [](const auto& a, const auto& b) { return a.first < b.first; };
+  std::vector<std::pair<std::string_view, size_t>> order;
+  order.reserve(n_endpoints);
+  for (size_t i = 0; i < n_endpoints; ++i) order.emplace_back(config.endpoints[i].name, i);
+  std::stable_sort(order.begin(), order.end(), by_name);
   std::vector<const EndpointIdentity*> previous(n_endpoints, nullptr);
+  {
+    auto old = state.endpoints.begin();
+    for (const auto& [name, i] : order) {
+      while (old != state.endpoints.end() && std::string_view(old->first) < name) ++old;
+      if (old != state.endpoints.end() && old->first == name) previous[i] = &old->second;
+    }
+  }
   for (size_t i = 0; i < n_endpoints; ++i) {
     const auto& e = config.endpoints[i];
-    if (auto old = state.endpoints.find(e.name); old != state.endpoints.end()) previous[i] = &old->second;
     for (const auto& [subnet, addr] : e.addresses) {
       taken.emplace(addr.value, i);
       endpoints[i].addresses.emplace(subnet, addr);
@@ -533,14 +547,9 @@ bool assign_identity(const Config& config, IdentityState& state, Diagnostics& di
 
   // The new state, keyed by name (the first of two objects of one name wins, as the config check reports the
   // second), and whether it differs from the old one.
-  auto by_name = [](const auto& a, const auto& b) { return a.first < b.first; };
   std::stable_sort(services.begin(), services.end(), by_name);
   std::map<std::string, ServiceIdentity> new_services;
   for (auto& [name, si] : services) new_services.emplace_hint(new_services.end(), name, std::move(si));
-  std::vector<std::pair<std::string_view, size_t>> order;
-  order.reserve(n_endpoints);
-  for (size_t i = 0; i < n_endpoints; ++i) order.emplace_back(config.endpoints[i].name, i);
-  std::stable_sort(order.begin(), order.end(), by_name);
   std::map<std::string, EndpointIdentity> new_endpoints;
   bool changed = new_services != state.services || order.size() != state.endpoints.size();
   for (const auto& [name, i] : order) {
