@@ -24,6 +24,7 @@
 #include "verify/candidates.hpp"
 #include "verify/verifier.hpp"
 #include "zones/atomic_file.hpp"
+#include "zones/build_threads.hpp"
 #include "zones/describe.hpp"
 #include "zones/verification_state.hpp"
 #include "zones/load.hpp"
@@ -65,6 +66,8 @@ struct Daemon::Impl {
   DaemonOptions options;
   asio::io_context ctx{1};
   zones::SnapshotHolder holder;
+  // Reloads and rebuilds after the first load run here, taking turns (zones/build_threads.hpp).
+  zones::BuildThreads builders;
   dns::DnsMetrics dns_metrics;
   zones::MetricsRegistry registry;
   std::unique_ptr<dns::DnsServer> server;
@@ -194,7 +197,7 @@ struct Daemon::Impl {
     const zones::LoadOptions lo = load_options();
     std::shared_ptr<const zones::Snapshot> next;
     try {
-      next = zones::rebuild_snapshot(current->model(), lo, diags);
+      builders.run([&] { next = zones::rebuild_snapshot(current->model(), lo, diags); });
     } catch (const std::exception& e) {
       diags.error({options.config, 0, 0}, e.what());
     }
@@ -460,7 +463,9 @@ ReloadResult Daemon::reload(std::string_view trigger) {
   ReloadResult r;
   double seconds = 0;
   auto old = d.holder.get();
-  auto next = d.load(r.errors, seconds);
+  // On a build thread (zones/build_threads.hpp): the new snapshot in another malloc arena than the live one.
+  std::shared_ptr<const zones::Snapshot> next;
+  d.builders.run([&] { next = d.load(r.errors, seconds); });
   if (next) {
     try {
       d.server->set_listeners(dns_addresses(next->model().config));
