@@ -47,13 +47,8 @@ std::optional<uint32_t> ixfr_serial(std::span<const uint8_t> p, const Query& q) 
 }
 
 void record_wire(zones::RecordRef r, std::vector<uint8_t>& out) {
-  std::string text(r.owner);
-  text += ' ';
-  text += std::to_string(r.ttl);
-  text += " IN ";
-  text += r.type;
-  text += ' ';
-  text += r.rdata;
+  std::string text;
+  zones::append_master_line(text, r);
   ldns_rr* rr = nullptr;
   if (ldns_rr_new_frm_str(&rr, text.c_str(), 0, nullptr, nullptr) != LDNS_STATUS_OK)
     throw std::runtime_error("transfer: ldns rejects record: " + text);

@@ -5,8 +5,19 @@
 #include <functional>
 #include <limits>
 #include <stdexcept>
+#include <string>
 
 namespace vpced::zones {
+
+void append_master_line(std::string& out, RecordRef r) {
+  out += r.owner;
+  out += '\t';
+  out += std::to_string(r.ttl);
+  out += "\tIN\t";
+  out += r.type;
+  out += '\t';
+  out += r.rdata;
+}
 
 RecordList::RecordList(std::initializer_list<Record> records) {
   for (const Record& r : records) push_back(r);

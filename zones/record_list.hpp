@@ -39,6 +39,10 @@ struct RecordRef {
   bool operator==(const RecordRef&) const = default;
 };
 
+// Appends `r` as a master-file line without its newline: "owner<TAB>ttl<TAB>IN<TAB>type<TAB>rdata" (RFC 1035
+// §5.1; ldns reads it too).
+void append_master_line(std::string& out, RecordRef r);
+
 class RecordList {
   struct Entry {
     uint32_t owner = 0, type = 0, rdata = 0;  // offsets into text_

@@ -252,14 +252,8 @@ std::string content_digest(const Model& model) { return content_digest(all_zones
 
 std::string to_master_file(const ZoneContent& zone) {
   std::string out = "$ORIGIN " + zone.apex + "\n";
-  for (const auto& r : zone.records) {
-    out += r.owner;
-    out += '\t';
-    out += std::to_string(r.ttl);
-    out += "\tIN\t";
-    out += r.type;
-    out += '\t';
-    out += r.rdata;
+  for (const RecordRef r : zone.records) {
+    append_master_line(out, r);
     out += '\n';
   }
   return out;
