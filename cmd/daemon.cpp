@@ -66,8 +66,6 @@ struct Daemon::Impl {
   DaemonOptions options;
   asio::io_context ctx{1};
   zones::SnapshotHolder holder;
-  // Reloads and rebuilds after the first load run here, taking turns (zones/build_threads.hpp).
-  zones::BuildThreads builders;
   dns::DnsMetrics dns_metrics;
   zones::MetricsRegistry registry;
   std::unique_ptr<dns::DnsServer> server;
@@ -196,8 +194,9 @@ struct Daemon::Impl {
     zones::Diagnostics diags;
     const zones::LoadOptions lo = load_options();
     std::shared_ptr<const zones::Snapshot> next;
+    unsigned built_on = 0;
     try {
-      builders.run([&] { next = zones::rebuild_snapshot(current->model(), lo, diags); });
+      built_on = builders.run([&] { next = zones::rebuild_snapshot(current->model(), lo, diags); });
     } catch (const std::exception& e) {
       diags.error({options.config, 0, 0}, e.what());
     }
@@ -207,6 +206,7 @@ struct Daemon::Impl {
       return;
     }
     publish(next);
+    builders.published(built_on);
     log(Level::Info, "republished after " + std::string(why) + ": serial " + std::to_string(next->serial()) +
                          ", generation " + std::to_string(holder.generation()));
   }
@@ -325,6 +325,10 @@ struct Daemon::Impl {
       w.sample("vpced_start_time_seconds", {}, start_unix);
     });
   }
+
+  // Reloads and rebuilds after the first load run here, taking turns (zones/build_threads.hpp). Last, so
+  // destroyed first: its threads end before anything a build could touch goes.
+  zones::BuildThreads builders;
 };
 
 // Every ENI address × listener port costs one fd per relay thread and every relayed connection two: lift the
@@ -465,7 +469,7 @@ ReloadResult Daemon::reload(std::string_view trigger) {
   auto old = d.holder.get();
   // On a build thread (zones/build_threads.hpp): the new snapshot in another malloc arena than the live one.
   std::shared_ptr<const zones::Snapshot> next;
-  d.builders.run([&] { next = d.load(r.errors, seconds); });
+  const unsigned built_on = d.builders.run([&] { next = d.load(r.errors, seconds); });
   if (next) {
     try {
       d.server->set_listeners(dns_addresses(next->model().config));
@@ -506,6 +510,7 @@ ReloadResult Daemon::reload(std::string_view trigger) {
               dns_addresses(nc) != dns_addresses(oc);
   d.server->set_forwarders(next->model().config.server.forwarders);
   d.publish(next);
+  d.builders.published(built_on);
   // A reload also re-reads the verification state file (restored from a backup, or edited while testing):
   // the verifier starts over from what the file says.
   try {

@@ -5,17 +5,36 @@
 
 #include <condition_variable>
 #include <exception>
+#include <memory>
 #include <string>
 #include <thread>
 
 namespace vpced::zones {
 
+namespace {
+constexpr unsigned kNotABuildThread = 2;
+thread_local unsigned this_build_thread = kNotABuildThread;
+}  // namespace
+
 class BuildThreads::Worker {
  public:
-  explicit Worker(unsigned index) : thread_([this, index] {
-    pthread_setname_np(pthread_self(), ("build/" + std::to_string(index)).c_str());
-    loop();
-  }) {}
+  // Returns once the thread has allocated: glibc binds a thread to an arena at its first allocation, which is
+  // then made while the daemon has few threads, so the two get arenas of their own.
+  explicit Worker(unsigned index)
+      : thread_([this, index] {
+          pthread_setname_np(pthread_self(), ("build/" + std::to_string(index)).c_str());
+          this_build_thread = index;
+          {
+            auto first = std::make_unique<std::string>(64, 'x');  // the thread's first allocation
+            std::lock_guard lk(mu_);
+            started_ = !first->empty();
+          }
+          cv_.notify_all();
+          loop();
+        }) {
+    std::unique_lock lk(mu_);
+    cv_.wait(lk, [&] { return started_; });
+  }
   ~Worker() {
     {
       std::lock_guard lk(mu_);
@@ -59,7 +78,7 @@ class BuildThreads::Worker {
   std::condition_variable cv_;
   const std::function<void()>* job_ = nullptr;  // set by run(), cleared by the thread when done
   std::exception_ptr error_;
-  bool stop_ = false;
+  bool stop_ = false, started_ = false;
   std::thread thread_;  // last: starts once the members above exist
 };
 
@@ -70,11 +89,25 @@ BuildThreads::BuildThreads() {
 
 BuildThreads::~BuildThreads() = default;
 
-void BuildThreads::run(const std::function<void()>& job) {
+unsigned BuildThreads::run(const std::function<void()>& job) {
+  if (this_build_thread != kNotABuildThread) {  // a job's own job: waiting for a build thread would never end
+    job();
+    return this_build_thread;
+  }
   std::lock_guard lk(run_mu_);
-  Worker& w = *workers_[next_];
-  next_ ^= 1;
-  w.run(job);
+  const unsigned index = next_;
+  workers_[index]->run(job);
+  return index;
+}
+
+void BuildThreads::published(unsigned index) {
+  std::lock_guard lk(run_mu_);
+  next_ = (index & 1) ^ 1;
+}
+
+unsigned BuildThreads::next() const {
+  std::lock_guard lk(run_mu_);
+  return next_;
 }
 
 }  // namespace vpced::zones

@@ -6,6 +6,10 @@
 // arena to itself and the old one's arena empties whole (338 MB after the second reload and every one after).
 // The first load stays on the main thread: built on a build thread too, it cost 15 MB more at start (331 MB)
 // for 12 MB less after reloads (docs/performance.md, "Reloads in two malloc arenas").
+// Limits: each thread takes its arena at start (before the DNS and relay threads exist), but glibc has at
+// most 8 arenas per core, so with many threads two may still share one; and the helper threads a build
+// starts (the identity read-ahead, the two-thread zone and compile) allocate in arenas of their own, so an
+// old snapshot's arena empties nearly, not exactly, whole.
 #pragma once
 
 #include <functional>
@@ -21,15 +25,19 @@ class BuildThreads {
   BuildThreads(const BuildThreads&) = delete;
   BuildThreads& operator=(const BuildThreads&) = delete;
 
-  // Runs `job` on the next of the two threads (they take turns) and waits for it; rethrows what it threw.
-  // Calls are serialised.
-  void run(const std::function<void()>& job);
+  // Runs `job` on the thread whose arena does not hold the live snapshot and waits for it; rethrows what it
+  // threw. Returns the thread's index, for published(). Calls are serialised; called from a job, it runs the
+  // inner job in place.
+  unsigned run(const std::function<void()>& job);
+  // What thread `index` built is now live: the next build goes to the other one. A build that fails or is
+  // not published leaves the turn where it was, so the live snapshot's arena is never built in.
+  void published(unsigned index);
   // Which thread (0 or 1) the next run() uses.
-  unsigned next() const { return next_; }
+  unsigned next() const;
 
  private:
   class Worker;
-  std::mutex run_mu_;
+  mutable std::mutex run_mu_;
   std::unique_ptr<Worker> workers_[2];
   unsigned next_ = 0;
 };
