@@ -34,7 +34,8 @@ void getrandom_all(uint8_t* out, size_t n) {
 // Random bytes from the kernel, drawn 4 KiB at a time: a 100,000-endpoint config generates half a million IDs,
 // suffixes and address draws, and one getrandom(2) for each was ~4 % of its load. Bytes handed out are wiped
 // from the pool, so a later copy of this memory (a core dump) does not show the IDs and tokens made from them;
-// the bytes not handed out yet (at most 4 KiB) are there until they are.
+// the bytes not handed out yet (at most 4 KiB per thread that drew any: the main and the two build threads)
+// are there until they are.
 void fill_random(uint8_t* out, size_t n) {
   thread_local std::array<uint8_t, 4096> pool;
   thread_local size_t left = 0;
