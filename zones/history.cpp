@@ -2,7 +2,6 @@
 #include "zones/history.hpp"
 
 #include <algorithm>
-#include <iterator>
 
 #include "zones/snapshot.hpp"
 

@@ -134,11 +134,6 @@ void RecordList::truncate(size_t n) {
   *this = std::move(kept);
 }
 
-void RecordList::shrink_to_fit() {
-  text_.shrink_to_fit();
-  entries_.shrink_to_fit();
-}
-
 bool RecordList::operator==(const RecordList& other) const {
   return size() == other.size() && std::equal(begin(), end(), other.begin());
 }

@@ -121,8 +121,6 @@ class RecordList {
   void truncate(size_t n);
   // Bytes held (entries and text), for the state file's size estimate and memory accounting.
   size_t bytes() const { return entries_.capacity() * sizeof(Entry) + text_.capacity(); }
-  // Gives back spare capacity (a copy when there is any).
-  void shrink_to_fit();
 
   bool operator==(const RecordList& other) const;
 

@@ -5,7 +5,6 @@
 #include <charconv>
 #include <cstdio>
 #include <future>
-#include <iterator>
 
 #include "zones/net.hpp"
 
@@ -113,7 +112,7 @@ ZoneContent public_zone(const Model& model, uint32_t serial, size_t split_endpoi
   std::sort(groups.begin(), groups.end(), [&](const Group& a, const Group& b) { return rs[a.begin] < rs[b.begin]; });
   // The SOA first, then the groups in their order.
   std::vector<uint32_t> order;
-  order.reserve(rs.size() + 1);
+  order.reserve(rs.size());
   order.push_back(0);
   for (const Group& g : groups)
     for (size_t i = g.begin; i < g.end; ++i) order.push_back(static_cast<uint32_t>(i));
@@ -142,11 +141,10 @@ ZoneContent private_zone(const Model& model, const EndpointModel& e, uint32_t se
   z.apex = absolute(name.starts_with("*.") ? name.substr(2) : name);
   const std::string ns = "ns1." + absolute(model.zone_apex);
   z.records.push_back({z.apex, ttl, "SOA", soa_rdata(ns, z.apex, serial, ttl)});
-  std::vector<Record> rs;
-  rs.push_back({z.apex, ttl, "NS", ns});
-  for (const auto& a : e.regional_addresses) rs.push_back({absolute(name), ttl, "A", to_string(a)});
-  std::sort(rs.begin(), rs.end());
-  for (const Record& r : rs) z.records.push_back(r);
+  z.records.push_back({z.apex, ttl, "NS", ns});
+  const std::string owner = absolute(name);
+  for (const auto& a : e.regional_addresses) z.records.push_back({owner, ttl, "A", to_string(a)});
+  z.records.sort(1, z.records.size());
   return z;
 }
 
