@@ -140,3 +140,52 @@ TEST_CASE("Relay metrics name every family", "[relay]") {
   CHECK_THAT(text, Catch::Contains("vpced_relay_target_healthy{service=\"orders\",target=\"127.0.0.1:9443\"} 1"));
   CHECK_THAT(text, Catch::Contains("direction=\"to_target\""));
 }
+
+TEST_CASE("Relay keeps nothing for endpoints of a service without a load balancer", "[relay]") {
+  const uint16_t port = free_port();
+  // kSmallConfig plus a service that only publishes names ("names") with an available endpoint ("reader").
+  std::string text = config_on(port);
+  text += R"(
+[[services]]
+name = "names"
+owner = "111122223333"
+azs = ["use1-az1", "use1-az2"]
+acceptance_required = false
+allowed_principals = ["*"]
+
+[[endpoints]]
+name = "reader"
+vpc = "vpc-0a000000000000001"
+service = "names"
+principal = "arn:aws:iam::444455556666:root"
+subnets = ["subnet-0a000000000000001"]
+addresses = { "subnet-0a000000000000001" = "127.16.1.11" }
+)";
+  proxy::Relay relay({}, {});
+  relay.start();
+  REQUIRE(relay.update(testing::snapshot_of(text)).empty());
+  auto st = relay.status();
+  CHECK(endpoint_status(st, "app")["state"] == "available");
+  CHECK(endpoint_status(st, "reader").is_null());  // no relay: no status entry
+  CHECK(st["endpoints"].size() == 3);              // app, pending, gone
+  CHECK_FALSE(connects("127.16.1.11", port));
+  zones::MetricsWriter w;
+  relay.collect(w);
+  CHECK_THAT(w.text(), Catch::Contains("vpced_relay_active_connections{endpoint=\"vpce-0123456789abcdef0\"}"));
+  size_t series = 0;  // one per endpoint with a relay: app, pending, gone
+  for (size_t at = w.text().find("vpced_relay_active_connections{"); at != std::string::npos;
+       at = w.text().find("vpced_relay_active_connections{", at + 1))
+    ++series;
+  CHECK(series == 3);
+
+  SECTION("a load balancer added by a reload gives its endpoints counters and listeners") {
+    std::string with_lb = text;
+    with_lb.replace(with_lb.find("allowed_principals = [\"*\"]"), 26,
+                    "allowed_principals = [\"*\"]\n  [services.load_balancer]\n  listeners = [" + std::to_string(port) +
+                        "]\n  targets = [{ address = \"127.0.0.3:9443\", az = \"use1-az1\" }]");
+    REQUIRE(relay.update(testing::snapshot_of(with_lb)).empty());
+    auto st2 = relay.status();
+    CHECK(endpoint_status(st2, "reader")["listeners"] == nlohmann::json::array({"127.16.1.11:" + std::to_string(port)}));
+    CHECK(connects("127.16.1.11", port));
+  }
+}
