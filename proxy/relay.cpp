@@ -1047,19 +1047,17 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
     }
 
     // Endpoints: counters carry over by id; available ones get a table and listeners. An endpoint of a
-    // service without a load balancer (no listener, no target: a service that only publishes names) has no
+    // service without a load balancer (no listeners, hence no targets: one that only publishes names) has no
     // relay, so it gets no counters, no status entry and no metric series (at 100,000 such endpoints they
     // were ~29 MB and most of /metrics, all zeros). If a reload removes a service's load balancer, its
-    // endpoints' connections are reset below, as for an endpoint that leaves `available`.
+    // endpoints' open connections are reset below, as for an endpoint that leaves `available`.
     auto has_relay = [&m](const zones::EndpointModel& em) {
-      const zones::LoadBalancerConfig& lb = m.services[em.service].config->load_balancer;
-      return !lb.listeners.empty() || !lb.targets.empty();
+      return !m.services[em.service].config->load_balancer.listeners.empty();
     };
     std::unordered_map<std::string_view, std::shared_ptr<EndpointStats>> endpoints;
     endpoints.reserve(static_cast<size_t>(std::count_if(m.endpoints.begin(), m.endpoints.end(), has_relay)));
     for (const auto& em : m.endpoints) {
       if (!has_relay(em)) continue;
-      const zones::LoadBalancerConfig& lb = m.services[em.service].config->load_balancer;
       std::shared_ptr<EndpointStats> es;
       if (auto it = d.endpoint_stats.find(em.id); it != d.endpoint_stats.end()) {
         es = it->second;
@@ -1074,18 +1072,14 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
       endpoints.emplace(std::string_view(es->id), es);
       if (em.state != zones::EndpointState::Available) continue;
 
-      // Only listeners read the table: a service with targets and no listener makes none.
-      const auto& listeners = lb.listeners;
-      std::shared_ptr<EndpointTable> table;
-      if (!listeners.empty()) {
-        table = std::make_shared<EndpointTable>();
-        table->service = service;
-        table->stats = es;
-      }
+      const auto& listeners = m.services[em.service].config->load_balancer.listeners;
+      auto table = std::make_shared<EndpointTable>();
+      table->service = service;
+      table->stats = es;
       for (const auto& t : service->targets) {
         auto& slot = es->per_target[t->address];
         if (!slot) slot = std::make_unique<std::atomic<uint64_t>>(0);
-        if (table) table->per_target.push_back(slot.get());
+        table->per_target.push_back(slot.get());
       }
       for (const auto& eni : em.enis) {
         live.push_back({es, eni.address});
