@@ -945,7 +945,7 @@ class Loader {
       src.id = s->pos;
     }
     if (auto s = str_matching(require(t, "vpc", "[[endpoints]]"), "endpoints.vpc", kVpcId, kVpcLike)) {
-      ep.vpc = s->value;
+      ep.vpc = cfg_.strings->intern(s->value);
       src.vpc = s->pos;
     }
     if (auto s = str(require(t, "service", "[[endpoints]]"), "endpoints.service")) {
@@ -962,7 +962,7 @@ class Loader {
       else if (!kPrincipal(s->value))
         error(s->pos, "endpoints.principal: expected " + std::string(kPrincipalLike) + ", got " + quote(s->value));
       else
-        ep.principal = s->value, src.principal = s->pos;
+        ep.principal = cfg_.strings->intern(s->value), src.principal = s->pos;
     }
     each(require(t, "subnets", "[[endpoints]]"), "endpoints.subnets", true,
          "an endpoint needs a subnet in at least one AZ", [&](const toml::node* e) {
@@ -970,7 +970,7 @@ class Loader {
            if (!s) return;
            if (std::find(ep.subnets.begin(), ep.subnets.end(), s->value) != ep.subnets.end())
              return error(s->pos, "endpoints.subnets: subnet " + quote(s->value) + " is listed twice");
-           ep.subnets.push_back(s->value);
+           ep.subnets.push_back(cfg_.strings->intern(s->value));
            src.subnets.push_back(s->pos);
          });
     if (const toml::node* n = t.get("private_dns_enabled")) {
@@ -1005,7 +1005,7 @@ class Loader {
   }
 
   // Registers `key` for object `index`; reports a second object with the same key. Empty keys were reported.
-  void unique(std::map<std::string, size_t>& index, std::map<std::string, SourcePos>& first, const std::string& key,
+  void unique(std::map<std::string, size_t, std::less<>>& index, std::map<std::string, SourcePos>& first, const std::string& key,
               size_t i, const SourcePos& p, std::string_view what) {
     if (key.empty()) return;
     if (auto [it, fresh] = index.emplace(key, i); !fresh) {
@@ -1112,13 +1112,15 @@ class Loader {
     return nullptr;
   }
 
-  static bool principal_allowed(const std::string& principal, const std::vector<std::string>& allowed) {
-    std::string account;
+  static bool principal_allowed(std::string_view principal, const std::vector<std::string>& allowed) {
+    std::string_view account;
     if (kPrincipal(principal)) account = principal.substr(13, 12);  // arn:aws:iam::ACCOUNT:…
     for (const std::string& a : allowed) {
       if (a == "*" || a == principal) return true;
       // The account's root stands for every principal of that account (IAM's trust semantics).
-      if (!account.empty() && a == "arn:aws:iam::" + account + ":root") return true;
+      if (!account.empty() && a.size() == 18 + account.size() && a.starts_with("arn:aws:iam::") &&
+          a.compare(13, account.size(), account) == 0 && a.ends_with(":root"))
+        return true;
     }
     return false;
   }
@@ -1167,7 +1169,7 @@ class Loader {
       // Subnets: in this VPC, one per AZ, and only in AZs the service has (the common AZs, design §1).
       std::map<std::string, std::string> subnet_in_az;  // AZ name → subnet id
       for (size_t j = 0; j < ep.subnets.size(); ++j) {
-        const std::string& id = ep.subnets[j];
+        const std::string_view id = ep.subnets[j];
         auto it = subnet_by_id_.find(id);
         if (it == subnet_by_id_.end()) {
           error(src.subnets[j], "endpoints.subnets: unknown subnet " + quote(id) + " (not in any vpcs.subnets)");
@@ -1310,7 +1312,7 @@ class Loader {
   }
 
   void check_transfer_keys() {
-    std::map<std::string, size_t> by_name;
+    std::map<std::string, size_t, std::less<>> by_name;
     std::map<std::string, SourcePos> first;
     for (size_t i = 0; i < cfg_.transfer.keys.size(); ++i) {
       const TsigKeyConfig& k = cfg_.transfer.keys[i];
@@ -1337,12 +1339,19 @@ class Loader {
   std::vector<EndpointSrc> endpoint_src_;
   std::vector<KeySrc> key_src_;
   std::vector<SourcePos> secondary_key_pos_;  // per transfer.secondaries entry
-  std::map<std::string, size_t> account_by_id_, service_by_name_, service_by_id_, vpc_by_id_, endpoint_by_name_,
-      endpoint_by_id_;
-  std::map<std::string, std::pair<size_t, size_t>> subnet_by_id_;  // → (vpc index, subnet index)
+  std::map<std::string, size_t, std::less<>> account_by_id_, service_by_name_, service_by_id_, vpc_by_id_,
+      endpoint_by_name_, endpoint_by_id_;
+  std::map<std::string, std::pair<size_t, size_t>, std::less<>> subnet_by_id_;  // → (vpc index, subnet index)
 };
 
 }  // namespace
+
+std::string_view StringPool::intern(std::string_view s) {
+  if (auto it = index_.find(s); it != index_.end()) return *it;
+  const std::string& kept = strings_.emplace_back(s);
+  index_.insert(kept);
+  return kept;
+}
 
 std::optional<Config> load_config_text(std::string_view text, const std::filesystem::path& file, Diagnostics& diags,
                                        const StateDirKnown& on_state_dir) {

@@ -509,8 +509,8 @@ bool assign_identity(const Config& config, IdentityState& state, Diagnostics& di
       if (!fresh) {
         // Reported at the pin: it is the edit that would move an address.
         const auto& pinner = config.endpoints[holder->second];
-        diags.error(pinner.pos, "endpoint '" + e.name + "' already holds " + to_string(a->second) + " in '" + subnet_id +
-                                    "' (state_dir), but endpoint '" + pinner.name +
+        diags.error(pinner.pos, "endpoint '" + e.name + "' already holds " + to_string(a->second) + " in '" +
+                                    std::string(subnet_id) + "' (state_dir), but endpoint '" + pinner.name +
                                     "' pins it; pin another address so that no address moves");
         continue;
       }
@@ -528,7 +528,8 @@ bool assign_identity(const Config& config, IdentityState& state, Diagnostics& di
       if (sn == subnets.end() || ei.addresses.contains(subnet_id)) continue;
       auto [first, last] = usable(sn->second->cidr);
       if (first > last) {
-        diags.error(sn->second->pos, "subnet '" + subnet_id + "' has no usable address for endpoint '" + e.name + "'");
+        diags.error(sn->second->pos,
+                    "subnet '" + std::string(subnet_id) + "' has no usable address for endpoint '" + e.name + "'");
         continue;
       }
       const uint64_t span = last - first + 1, start = random_below(span);
@@ -541,7 +542,8 @@ bool assign_identity(const Config& config, IdentityState& state, Diagnostics& di
         }
       }
       if (!placed)
-        diags.error(sn->second->pos, "subnet '" + subnet_id + "' is full: no free address for endpoint '" + e.name + "'");
+        diags.error(sn->second->pos,
+                    "subnet '" + std::string(subnet_id) + "' is full: no free address for endpoint '" + e.name + "'");
     }
   }
 

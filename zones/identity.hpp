@@ -29,7 +29,7 @@ struct ServiceIdentity {
 struct EndpointIdentity {
   std::string id;
   std::string dns_suffix;
-  std::map<std::string, Ipv4> addresses;  // subnet id → ENI address
+  std::map<std::string, Ipv4, std::less<>> addresses;  // subnet id → ENI address
   auto operator<=>(const EndpointIdentity&) const = default;
 };
 
