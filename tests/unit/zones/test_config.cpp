@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -193,6 +194,35 @@ TEST_CASE("the base config loads and takes the defaults") {
   CHECK_FALSE(c.endpoints[0].id);
   CHECK_FALSE(c.endpoints[0].private_dns_enabled);  // unset: follows the service
   CHECK(c.endpoints[0].addresses.empty());
+}
+
+TEST_CASE("endpoints share one copy of the strings they repeat, and copies of a config keep it") {
+  // A second endpoint in the same VPC with the same principal and one of the same subnets.
+  const std::string text = kBase + R"(
+[[endpoints]]
+name = "batch-to-orders"
+vpc = "vpc-0a000001"
+service = "orders"
+principal = "arn:aws:iam::444455556666:root"
+subnets = ["subnet-0a00001c"]
+private_dns_enabled = false
+)";
+  std::optional<Config> copy;
+  {
+    Config c = load_ok(text);
+    REQUIRE(c.endpoints.size() == 2);
+    const EndpointConfig &a = c.endpoints[0], &b = c.endpoints[1];
+    CHECK(a.vpc.data() == b.vpc.data());
+    CHECK(a.principal.data() == b.principal.data());
+    REQUIRE(a.subnets.size() == 2);
+    CHECK(a.subnets[1].data() == b.subnets[0].data());
+    CHECK(a.subnets[0].data() != b.subnets[0].data());
+    copy = c;
+  }  // the loaded config is gone; the copy's views point into the pool both shared
+  const EndpointConfig& b = copy->endpoints[1];
+  CHECK(b.vpc == "vpc-0a000001");
+  CHECK(b.principal == "arn:aws:iam::444455556666:root");
+  CHECK(b.subnets == std::vector<std::string_view>{"subnet-0a00001c"});
 }
 
 TEST_CASE("explicit values are read") {
