@@ -2,7 +2,8 @@
 # UDP and TCP benchmark of vpced against NSD, Knot and PowerDNS Authoritative on loopback with dnsperf
 # (docs/performance.md). 1,000 services x 5 endpoints (20,003 records), the same zone for all four servers
 # (derived from `vpced zone`; PowerDNS reads it with its bind backend), one query file (80 % A hits, 10 % AAAA
-# NODATA, 10 % NXDOMAIN). Per round and server, in the order vpced, NSD, Knot, PowerDNS: start, warm up, a
+# NODATA, 10 % NXDOMAIN). Per round and server, in the order vpced, NSD, Knot, PowerDNS, then vpced on the same
+# names without load balancers (the relay's share, in a second table): start, warm up, a
 # saturating run (qps, average latency), a fixed-rate run (CPU seconds from /proc/PID/stat per answered query,
 # p99 latency from dnsperf -v), PSS/RSS, a saturating TCP run (dnsperf -m tcp: pipelined queries on CLIENTS
 # connections), stop by pid. Medians over the rounds; ratios vpced/NSD, vpced/Knot, vpced/PowerDNS and
@@ -35,6 +36,10 @@ trap cleanup EXIT
 $PY "$SRC/bench/gen_config.py" "$W/bench.toml" "$W/state" "127.0.0.1:$PORT"
 # The admin API off its default port (8053), so two benches on one machine do not collide.
 sed -i "s/^\[server\]\$/[server]\nadmin_listen = \"127.0.0.1:$ADMIN_PORT\"/" "$W/bench.toml"
+# The same names with no load balancer (no relay): what vpced costs as a DNS server alone. The state dir is
+# shared, so every endpoint keeps its identity; without targets a regional name answers all three ENIs, so this
+# zone has 30,003 records where the anchors' has 20,003 (gen_config.py's shape).
+sed '/^  \[services.load_balancer\]$/d; /^  listeners = /d; /^  targets = /d' "$W/bench.toml" >"$W/names.toml"
 "$VPCED" zone -c "$W/bench.toml" >"$W/zone.txt" || { echo "vpced zone failed" >&2; exit 1; }
 APEX=$(awk '$4 == "SOA" {print $1; exit}' "$W/zone.txt")
 $PY "$SRC/bench/make_queries.py" "$W/zone.txt" "$W/queries.txt" 100000
@@ -86,6 +91,7 @@ mem_kb() {  # "PSS RSS" summed over the process tree (PSS counts forked, shared 
 start_server() {
   case $1 in
     vpced) setsid "$VPCED" run -c "$W/bench.toml" --threads "$THREADS" >"$W/vpced.log" 2>&1 & ;;
+    vpced-names) setsid "$VPCED" run -c "$W/names.toml" --threads "$THREADS" >"$W/vpced-names.log" 2>&1 & ;;
     nsd) setsid nsd -d -c "$W/nsd.conf" >"$W/nsd.log" 2>&1 & ;;
     knot) setsid knotd -c "$W/knot.conf" >"$W/knot.log" 2>&1 & ;;
     pdns) setsid pdns_server --config-dir="$W/pdns" --daemon=no --guardian=no >"$W/pdns.log" 2>&1 & ;;
@@ -112,7 +118,7 @@ field() { sed -n "s/^ *$1: *\([0-9.]*\).*/\1/p" | head -1; }
 # --- rounds --------------------------------------------------------------------------------------------------
 echo -e "server\tround\tqps\tavg_ms\tlost\tp99_ms_fixed\tcpu_us_per_q\tpss_kb\trss_kb\tlost_fixed\tqps_tcp" >"$W/results.tsv"
 for round in $(seq "$ROUNDS"); do
-  for server in vpced nsd knot pdns; do
+  for server in vpced nsd knot pdns vpced-names; do
     start_server "$server" || exit 1
     perf -l 1 >/dev/null  # warm up
     out=$(perf -l "$DURATION")
@@ -157,6 +163,17 @@ for c, label in cols:
     fmt = "{:.0f}" if c in ("qps", "qps_tcp", "pss_kb", "rss_kb") else "{:.3f}" if "ms" in c else "{:.2f}"
     print(f"| {label} | {fmt.format(v)} | " + " | ".join(fmt.format(x) for x in a) + " | " +
           " | ".join(ratio(v, x) for x in a) + f" | {ratio(v, best)} |")
+# vpced on the same names without load balancers (names.toml): the relay's share of the rows above.
+n = {c: statistics.median(float(r[c]) for r in rows if r["server"] == "vpced-names") for c, _ in cols}
+print("\nvpced on the same names without load balancers (no relay; its regional names then answer all three ENIs:")
+print("more records than the anchors serve)\n")
+print("| metric | vpced, names only | best anchor | ratio |")
+print("| --- | ---: | ---: | ---: |")
+for c, label in cols:
+    a = [med[s][c] for s in anchors]
+    best = max(a) if c in higher_is_better else min(a)
+    fmt = "{:.0f}" if c in ("qps", "qps_tcp", "pss_kb", "rss_kb") else "{:.3f}" if "ms" in c else "{:.2f}"
+    print(f"| {label} | {fmt.format(n[c])} | {fmt.format(best)} | {ratio(n[c], best)} |")
 print("\nper round, qps over TCP: " + "; ".join(
     s + " " + " / ".join(f"{float(r['qps_tcp']):.0f}" for r in rows if r["server"] == s) for s in servers))
 PYEOF
