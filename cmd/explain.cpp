@@ -35,16 +35,15 @@ std::vector<std::string> reasons_for(const zones::Model& m, const std::string& n
     if (name == e.regional_name()) {
       why.push_back("regional name of " + who + not_live);
       if (e.state == zones::EndpointState::Available) {
-        if (e.regional_addresses.size() == e.enis.size()) {
+        if (e.regional_count() == e.enis.size()) {
           bool any_healthy = false;
           for (const auto& eni : e.enis) any_healthy |= zones::az_has_healthy_target(*svc.config, eni.az.id, {});
           why.push_back(any_healthy ? "every ENI's AZ reaches a healthy target: all " + std::to_string(e.enis.size()) +
                                           " ENI addresses answer"
                                     : "no AZ reaches a healthy target: failing open, every ENI address answers");
         } else {
-          for (const auto& eni : e.enis)
-            if (std::find(e.regional_addresses.begin(), e.regional_addresses.end(), eni.address) ==
-                e.regional_addresses.end())
+          for (size_t i = 0; i < e.enis.size(); ++i)
+            if (const auto& eni = e.enis[i]; !e.answers_regional(i))
               why.push_back("ENI " + zones::to_string(eni.address) + " in " + std::string(eni.az.name) + " (" +
                             std::string(eni.az.id) + ") left out: no healthy target in that AZ" +
                             (svc.config->load_balancer.cross_zone ? "" : " and cross_zone is off"));

@@ -563,6 +563,9 @@ class Loader {
       if (!s) return;
       if (std::find(r.azs.begin(), r.azs.end(), s->value) != r.azs.end())
         return error(s->pos, "region.azs: duplicate AZ ID " + quote(s->value));
+      if (r.azs.size() == kMaxAzs)
+        return error(s->pos, "region.azs: at most " + std::to_string(kMaxAzs) + " AZ IDs, " + quote(s->value) +
+                                 " is one more");
       r.azs.push_back(s->value);
     });
   }

@@ -21,6 +21,10 @@ namespace vpced::zones {
 
 using Seconds = std::chrono::seconds;
 
+// AZs a region may list: an endpoint has one ENI per AZ at most, and the model keeps which ENIs answer the
+// regional name as bits of one 64-bit word (AWS regions have up to six).
+inline constexpr size_t kMaxAzs = 64;
+
 struct RegionConfig {
   std::string name;                               // "us-east-1"
   std::string dns_suffix = "vpce.amazonaws.com";

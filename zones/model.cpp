@@ -123,6 +123,7 @@ std::shared_ptr<const Model> build_model(Config config, const IdentityState& ide
     const VpcConfig& v = c.vpcs.at(em.vpc);
     const AccountConfig* consumer = find_account(c, v.account);
     em.base_name = &sm.base_name;
+    em.enis.reserve(e.subnets.size());  // exactly: 100,000 endpoints in three AZs would keep room for a fourth
     for (const auto& subnet_id : e.subnets) {
       auto sn = std::find_if(v.subnets.begin(), v.subnets.end(), [&](const SubnetConfig& x) { return x.id == subnet_id; });
       if (sn == v.subnets.end()) continue;
@@ -132,10 +133,10 @@ std::shared_ptr<const Model> build_model(Config config, const IdentityState& ide
       }
       em.enis.push_back(std::move(eni));
     }
-    for (const auto& eni : em.enis)
-      if (az_has_healthy_target(sc, eni.az.id, runtime)) em.regional_addresses.push_back(eni.address);
-    if (em.regional_addresses.empty())  // fail open: no AZ reaches a healthy target, answer with every ENI
-      for (const auto& eni : em.enis) em.regional_addresses.push_back(eni.address);
+    for (size_t i = 0; i < em.enis.size() && i < 64; ++i)
+      if (az_has_healthy_target(sc, em.enis[i].az.id, runtime)) em.regional_enis |= uint64_t{1} << i;
+    if (em.regional_enis == 0)  // fail open: no AZ reaches a healthy target, answer with every ENI
+      em.regional_enis = em.enis.size() >= 64 ? ~uint64_t{0} : (uint64_t{1} << em.enis.size()) - 1;
     em.private_dns_live = em.state == EndpointState::Available && em.private_dns_enabled && sc.private_dns_name &&
                           sm.dns_name_state == DnsNameState::Verified;
     model->endpoints.push_back(std::move(em));

@@ -2,6 +2,8 @@
 // endpoint states decided. Pure data; the snapshot and the describe output are built from it.
 #pragma once
 
+#include <bit>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -63,17 +65,21 @@ struct EndpointModel {
   size_t vpc = 0;      // index into Config::vpcs
   std::string id;
   std::string dns_suffix;
+  std::vector<Eni> enis;               // in the config's subnet order; one per AZ, so at most kMaxAzs
+  const std::string* base_name = nullptr;  // the service's (ServiceModel::base_name)
+  // The ENIs the regional name answers with, bit i for enis[i]: those whose AZ can reach a healthy target
+  // (design §5). Bits, not a vector of addresses: 56 bytes less per endpoint, 5.6 MB at 100,000.
+  uint64_t regional_enis = 0;
   EndpointState state = EndpointState::PendingAcceptance;
   bool private_dns_enabled = false;
-  std::vector<Eni> enis;               // in the config's subnet order
-  const std::string* base_name = nullptr;  // the service's (ServiceModel::base_name)
+  // The private DNS name is served in the VPC's view: available, private DNS enabled, name verified.
+  bool private_dns_live = false;
+
   // The endpoint's DNS names, made on demand (not stored: at 100,000 endpoints they would be ~40 MB).
   std::string regional_name() const { return zones::regional_name(id, dns_suffix, *base_name); }
   std::string zonal_name(size_t eni) const { return zones::zonal_name(id, dns_suffix, enis.at(eni).az.name, *base_name); }
-  // ENIs the regional name answers with: those whose AZ can reach a healthy target (design §5).
-  std::vector<Ipv4> regional_addresses;
-  // The private DNS name is served in the VPC's view: available, private DNS enabled, name verified.
-  bool private_dns_live = false;
+  bool answers_regional(size_t eni) const { return eni < 64 && ((regional_enis >> eni) & 1) != 0; }
+  size_t regional_count() const { return static_cast<size_t>(std::popcount(regional_enis)); }
 };
 
 struct Model {

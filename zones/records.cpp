@@ -62,7 +62,7 @@ ZoneContent public_zone(const Model& model, uint32_t serial, size_t split_endpoi
       if (e.state != EndpointState::Available) continue;
       if (per_name == 0) per_name = e.regional_name().size() + 1 + 16;
       ++endpoints;
-      addresses += e.regional_addresses.size();
+      addresses += e.regional_count();
       zonals += e.enis.size();
     }
     out.reserve(out.size() + addresses + zonals,
@@ -78,7 +78,8 @@ ZoneContent public_zone(const Model& model, uint32_t serial, size_t split_endpoi
       const size_t begin = out.size();
       regional = e.regional_name();
       regional += '.';
-      for (const auto& a : e.regional_addresses) out.push_back({regional, ttl, "A", to_string(a)});
+      for (size_t i = 0; i < e.enis.size(); ++i)
+        if (e.answers_regional(i)) out.push_back({regional, ttl, "A", to_string(e.enis[i].address)});
       for (size_t i = 0; i < e.enis.size(); ++i) {
         zonal = e.zonal_name(i);
         zonal += '.';
@@ -143,7 +144,8 @@ ZoneContent private_zone(const Model& model, const EndpointModel& e, uint32_t se
   z.records.push_back({z.apex, ttl, "SOA", soa_rdata(ns, z.apex, serial, ttl)});
   z.records.push_back({z.apex, ttl, "NS", ns});
   const std::string owner = absolute(name);
-  for (const auto& a : e.regional_addresses) z.records.push_back({owner, ttl, "A", to_string(a)});
+  for (size_t i = 0; i < e.enis.size(); ++i)
+    if (e.answers_regional(i)) z.records.push_back({owner, ttl, "A", to_string(e.enis[i].address)});
   z.records.sort(1, z.records.size());
   return z;
 }

@@ -531,6 +531,12 @@ TEST_CASE("identifier formats") {
     expect_error(text, where(text, "\"us-east-1a\"]"),
                  "region.azs: expected an AZ ID like \"use1-az1\", got 'us-east-1a'");
   }
+  SECTION("more than 64 AZs") {
+    std::string azs = "azs = [\"use1-az1\", \"use1-az2\", \"use1-az4\"";
+    for (int i = 5; i <= 66; ++i) azs += ", \"use1-az" + std::to_string(i) + "\"";
+    std::string text = replace(kBase, "azs = [\"use1-az1\", \"use1-az2\", \"use1-az4\"]", azs + "]");
+    expect_error(text, where(text, "\"use1-az66\""), "region.azs: at most 64 AZ IDs, 'use1-az66' is one more");
+  }
   SECTION("subnet id") {
     std::string text = replace(kBase, "\"subnet-0a00001a\", \"subnet-0a00001c\"", "\"subnet-xyz\", \"subnet-0a00001c\"");
     expect_error(text, where(text, "\"subnet-xyz\""),

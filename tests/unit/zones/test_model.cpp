@@ -61,28 +61,28 @@ TEST_CASE("endpoint states follow acceptance", "[model]") {
 TEST_CASE("the regional name answers with ENIs whose AZ reaches a healthy target, failing open", "[model]") {
   IdentityState state;
   auto all = model_of(kSmallConfig, state);
-  CHECK(endpoint(*all, "app").regional_addresses.size() == 2);
+  CHECK(endpoint(*all, "app").regional_count() == 2);
 
   RuntimeInputs one_down;
   one_down.unhealthy_targets.insert({"orders", *parse_host_port("127.0.0.1:9443")});  // use1-az1's only target
   IdentityState s1;
   auto m1 = model_of(kSmallConfig, s1, one_down);
   const auto& app = endpoint(*m1, "app");
-  REQUIRE(app.regional_addresses.size() == 1);
-  CHECK(app.regional_addresses[0] == app.enis[0].address);  // the use1-az2 ENI
+  REQUIRE(app.regional_count() == 1);
+  CHECK(app.answers_regional(0));  // the use1-az2 ENI
 
   RuntimeInputs all_down = one_down;
   all_down.unhealthy_targets.insert({"orders", *parse_host_port("127.0.0.2:9443")});
   IdentityState s2;
   auto m2 = model_of(kSmallConfig, s2, all_down);
-  CHECK(endpoint(*m2, "app").regional_addresses.size() == 2);  // NLB fails open
+  CHECK(endpoint(*m2, "app").regional_count() == 2);  // NLB fails open
 
   // Cross-zone: one healthy target anywhere serves every AZ.
   std::string cross = std::regex_replace(kSmallConfig, std::regex("listeners = \\[443\\]"),
                                          "listeners = [443]\n  cross_zone = true");
   IdentityState s3;
   auto m3 = model_of(cross, s3, one_down);
-  CHECK(endpoint(*m3, "app").regional_addresses.size() == 2);
+  CHECK(endpoint(*m3, "app").regional_count() == 2);
 }
 
 TEST_CASE("private DNS is on by default only where the service has a name", "[model]") {
