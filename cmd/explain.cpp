@@ -37,23 +37,23 @@ std::vector<std::string> reasons_for(const zones::Model& m, const std::string& n
       if (e.state == zones::EndpointState::Available) {
         if (e.regional_count() == e.enis.size()) {
           bool any_healthy = false;
-          for (const auto& eni : e.enis) any_healthy |= zones::az_has_healthy_target(*svc.config, eni.az.id, {});
+          for (const auto& eni : e.enis) any_healthy |= zones::az_has_healthy_target(*svc.config, eni.az->id, {});
           why.push_back(any_healthy ? "every ENI's AZ reaches a healthy target: all " + std::to_string(e.enis.size()) +
                                           " ENI addresses answer"
                                     : "no AZ reaches a healthy target: failing open, every ENI address answers");
         } else {
           for (size_t i = 0; i < e.enis.size(); ++i)
             if (const auto& eni = e.enis[i]; !e.answers_regional(i))
-              why.push_back("ENI " + zones::to_string(eni.address) + " in " + std::string(eni.az.name) + " (" +
-                            std::string(eni.az.id) + ") left out: no healthy target in that AZ" +
+              why.push_back("ENI " + zones::to_string(eni.address) + " in " + std::string(eni.az->name) + " (" +
+                            std::string(eni.az->id) + ") left out: no healthy target in that AZ" +
                             (svc.config->load_balancer.cross_zone ? "" : " and cross_zone is off"));
         }
       }
     }
     for (size_t i = 0; i < e.enis.size(); ++i)
       if (name == e.zonal_name(i))
-        why.push_back("zonal name of " + who + " for " + std::string(e.enis[i].az.name) + " (" +
-                      std::string(e.enis[i].az.id) +
+        why.push_back("zonal name of " + who + " for " + std::string(e.enis[i].az->name) + " (" +
+                      std::string(e.enis[i].az->id) +
                       " in account " + m.config.vpcs.at(e.vpc).account + "'s names), ENI " +
                       zones::to_string(e.enis[i].address) + not_live);
     const auto& pdn = svc.config->private_dns_name;

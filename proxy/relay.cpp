@@ -1085,7 +1085,7 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
         live.push_back({es, eni.address});
         for (uint16_t port : listeners)
           wanted.push_back(
-              {zones::HostPort{zones::IpAddr::from_v4(eni.address), port}, Wanted{std::string(eni.az.id), table}});
+              {zones::HostPort{zones::IpAddr::from_v4(eni.address), port}, Wanted{std::string(eni.az->id), table}});
       }
     }
     d.target_stats = std::move(targets);

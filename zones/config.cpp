@@ -1008,8 +1008,8 @@ class Loader {
   }
 
   // Registers `key` for object `index`; reports a second object with the same key. Empty keys were reported.
-  void unique(std::map<std::string, size_t, std::less<>>& index, std::map<std::string, SourcePos>& first, const std::string& key,
-              size_t i, const SourcePos& p, std::string_view what) {
+  void unique(std::map<std::string, size_t, std::less<>>& index, std::map<std::string, SourcePos>& first,
+              const std::string& key, size_t i, const SourcePos& p, std::string_view what) {
     if (key.empty()) return;
     if (auto [it, fresh] = index.emplace(key, i); !fresh) {
       error(p, "duplicate " + std::string(what) + " " + quote(key) + " (first defined on " + line_of(first[key]) + ")");

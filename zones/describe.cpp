@@ -59,8 +59,8 @@ json describe_json(const Model& model) {
     json enis = json::array();
     for (const auto& eni : e.enis)
       enis.push_back({{"SubnetId", eni.subnet_id},
-                      {"AvailabilityZone", eni.az.name},
-                      {"AvailabilityZoneId", eni.az.id},
+                      {"AvailabilityZone", eni.az->name},
+                      {"AvailabilityZoneId", eni.az->id},
                       {"PrivateIpAddress", to_string(eni.address)}});
     endpoints.push_back({{"VpcEndpointId", e.id},
                          {"VpcEndpointType", "Interface"},
@@ -102,8 +102,8 @@ std::string describe_text(const Model& model) {
     out << "  vpc         " << model.config.vpcs.at(e.vpc).id << "\n";
     out << "  service     " << s.config->name << " (" << s.service_name << ")\n";
     for (const auto& eni : e.enis)
-      out << "  eni         " << to_string(eni.address) << "  " << eni.subnet_id << "  " << eni.az.name << " ("
-          << eni.az.id << ")\n";
+      out << "  eni         " << to_string(eni.address) << "  " << eni.subnet_id << "  " << eni.az->name << " ("
+          << eni.az->id << ")\n";
     for (const auto& name : dns_entries(model, e)) out << "  dns         " << name << "\n";
   }
   return out.str();

@@ -98,6 +98,7 @@ std::shared_ptr<const Model> build_model(Config config, const IdentityState& ide
   }
   for (size_t i = 0; i < c.vpcs.size(); ++i) vpc_by_id.emplace(c.vpcs[i].id, i);
   model->endpoints.reserve(c.endpoints.size());
+  std::unordered_map<const SubnetConfig*, const AzView*> az_of_subnet;
   for (const auto& e : c.endpoints) {
     EndpointModel em;
     em.config = &e;
@@ -127,14 +128,16 @@ std::shared_ptr<const Model> build_model(Config config, const IdentityState& ide
     for (const auto& subnet_id : e.subnets) {
       auto sn = std::find_if(v.subnets.begin(), v.subnets.end(), [&](const SubnetConfig& x) { return x.id == subnet_id; });
       if (sn == v.subnets.end()) continue;
-      Eni eni{subnet_id, {az_id_for(consumer, sn->az), sn->az}, {}};
+      auto [az, fresh] = az_of_subnet.try_emplace(&*sn, nullptr);
+      if (fresh) az->second = &model->eni_azs.emplace_back(AzView{az_id_for(consumer, sn->az), sn->az});
+      Eni eni{subnet_id, az->second, {}};
       if (ident != identity.endpoints.end()) {
         if (auto a = ident->second.addresses.find(subnet_id); a != ident->second.addresses.end()) eni.address = a->second;
       }
       em.enis.push_back(std::move(eni));
     }
     for (size_t i = 0; i < em.enis.size() && i < 64; ++i)
-      if (az_has_healthy_target(sc, em.enis[i].az.id, runtime)) em.regional_enis |= uint64_t{1} << i;
+      if (az_has_healthy_target(sc, em.enis[i].az->id, runtime)) em.regional_enis |= uint64_t{1} << i;
     if (em.regional_enis == 0)  // fail open: no AZ reaches a healthy target, answer with every ENI
       em.regional_enis = em.enis.size() >= 64 ? ~uint64_t{0} : (uint64_t{1} << em.enis.size()) - 1;
     em.private_dns_live = em.state == EndpointState::Available && em.private_dns_enabled && sc.private_dns_name &&

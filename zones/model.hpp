@@ -4,6 +4,7 @@
 
 #include <bit>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -55,7 +56,7 @@ struct AzView {
 
 struct Eni {
   std::string_view subnet_id;  // the endpoint's subnet id, in model.config
-  AzView az;                   // with the consumer account's name
+  const AzView* az = nullptr;  // with the consumer account's name; one per subnet, in Model::eni_azs
   Ipv4 address;
 };
 
@@ -77,7 +78,7 @@ struct EndpointModel {
 
   // The endpoint's DNS names, made on demand (not stored: at 100,000 endpoints they would be ~40 MB).
   std::string regional_name() const { return zones::regional_name(id, dns_suffix, *base_name); }
-  std::string zonal_name(size_t eni) const { return zones::zonal_name(id, dns_suffix, enis.at(eni).az.name, *base_name); }
+  std::string zonal_name(size_t eni) const { return zones::zonal_name(id, dns_suffix, enis.at(eni).az->name, *base_name); }
   bool answers_regional(size_t eni) const { return eni < 64 && ((regional_enis >> eni) & 1) != 0; }
   size_t regional_count() const { return static_cast<size_t>(std::popcount(regional_enis)); }
 };
@@ -87,6 +88,9 @@ struct Model {
   std::string zone_apex;  // <region>.<dns_suffix>
   std::vector<ServiceModel> services;
   std::vector<EndpointModel> endpoints;
+  // The AZ of each subnet an ENI is in, as its VPC's account names it: ENIs point here, 8 bytes each instead
+  // of a 32-byte pair of views (300,000 ENIs at 100,000 endpoints). A deque: the pointers stay valid.
+  std::deque<AzView> eni_azs;
 };
 
 // Joins a validated config with its assigned identity. The config is copied in; pointers inside the model

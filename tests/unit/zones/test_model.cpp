@@ -27,10 +27,10 @@ TEST_CASE("AZ names are the consumer account's, IDs are physical", "[model]") {
   const auto& app = endpoint(*m, "app");
   REQUIRE(app.enis.size() == 2);
   // Consumer's us-east-1a is use1-az2; its us-east-1c is use1-az1.
-  CHECK(app.enis[0].az.name == "us-east-1a");
-  CHECK(app.enis[0].az.id == "use1-az2");
-  CHECK(app.enis[1].az.name == "us-east-1c");
-  CHECK(app.enis[1].az.id == "use1-az1");
+  CHECK(app.enis[0].az->name == "us-east-1a");
+  CHECK(app.enis[0].az->id == "use1-az2");
+  CHECK(app.enis[1].az->name == "us-east-1c");
+  CHECK(app.enis[1].az->id == "use1-az1");
   // The provider sees its own names for the same IDs.
   const auto& svc = m->services.at(0);
   REQUIRE(svc.azs.size() == 2);
