@@ -424,6 +424,51 @@ void save_identity(const std::filesystem::path& state_dir, const IdentityState& 
   write_file_atomic(state_dir / kIdentityFile, identity_to_json(state));
 }
 
+namespace {
+
+// ENI address → index of the endpoint holding it: an open-addressing table sized once (300,000 addresses at
+// 100,000 endpoints; a node per address in std::unordered_map was ~3 % of a load).
+class AddressOwners {
+ public:
+  explicit AddressOwners(size_t expected) {
+    size_t cap = 16;
+    while (cap < expected * 2) cap <<= 1;
+    slots_.assign(cap, Slot{});
+  }
+  // Records `owner` for `address` unless it has one; returns (the owner now recorded, whether it was new).
+  std::pair<size_t, bool> emplace(uint32_t address, size_t owner) {
+    if (size_ * 2 >= slots_.size()) grow();
+    size_t i = slot_of(address);
+    if (slots_[i].used) return {slots_[i].owner, false};
+    slots_[i] = Slot{address, true, owner};
+    ++size_;
+    return {owner, true};
+  }
+
+ private:
+  struct Slot {
+    uint32_t address = 0;
+    bool used = false;
+    size_t owner = 0;
+  };
+  size_t slot_of(uint32_t address) const {
+    const size_t mask = slots_.size() - 1;
+    size_t i = (uint64_t{address} * 0x9E3779B97F4A7C15ull >> 32) & mask;
+    while (slots_[i].used && slots_[i].address != address) i = (i + 1) & mask;
+    return i;
+  }
+  void grow() {
+    std::vector<Slot> old(slots_.size() * 2);
+    old.swap(slots_);
+    for (const Slot& s : old)
+      if (s.used) slots_[slot_of(s.address)] = s;
+  }
+  std::vector<Slot> slots_;
+  size_t size_ = 0;
+};
+
+}  // namespace
+
 bool assign_identity(const Config& config, IdentityState& state, Diagnostics& diags) {
   // Sized for 100,000 endpoints: every lookup below is a hash lookup or an index, and the old state is searched
   // once per object (a reload at that size must not spend its time walking trees of names).
@@ -469,8 +514,7 @@ bool assign_identity(const Config& config, IdentityState& state, Diagnostics& di
   auto usable = [](const Cidr& c) { return std::pair{uint64_t{c.first_v4()} + 4, uint64_t{c.last_v4()} - 1}; };
   // Address → index of the endpoint holding it, across all VPCs: VPC CIDRs may overlap, but every ENI address is
   // also a listening address of the relay on this host, so no two ENIs may share one.
-  std::unordered_map<uint32_t, size_t> taken;
-  taken.reserve(n_endpoints * 3);
+  AddressOwners taken(n_endpoints * 3);
   std::vector<EndpointIdentity> endpoints(n_endpoints);
   // The config's endpoints by name (stable: the first of two of one name comes first), and each one's previous
   // identity found by walking that order beside the old state, which a std::map keeps sorted by name: one
@@ -508,7 +552,7 @@ bool assign_identity(const Config& config, IdentityState& state, Diagnostics& di
       auto [holder, fresh] = taken.emplace(a->second.value, i);
       if (!fresh) {
         // Reported at the pin: it is the edit that would move an address.
-        const auto& pinner = config.endpoints[holder->second];
+        const auto& pinner = config.endpoints[holder];
         diags.error(pinner.pos, "endpoint '" + e.name + "' already holds " + to_string(a->second) + " in '" +
                                     std::string(subnet_id) + "' (state_dir), but endpoint '" + pinner.name +
                                     "' pins it; pin another address so that no address moves");
