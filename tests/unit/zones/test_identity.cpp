@@ -3,6 +3,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 #include <variant>
 
 #include "../fixture.hpp"
@@ -314,4 +315,28 @@ TEST_CASE("the state file reader refuses what does not follow the format", "[ide
              Catch::StartsWith("corrupt state file: not valid JSON"));
   CHECK_THAT(error_of(""), Catch::StartsWith("corrupt state file: not valid JSON"));
   CHECK_THAT(error_of(std::string(kGoodState) + " trailing"), Catch::StartsWith("corrupt state file: not valid JSON"));
+}
+
+TEST_CASE("a full subnet places every address once and reports the endpoint left over", "[identity]") {
+  // subnet-…001 as a /28: 11 usable addresses (.4-.14); "app", "pending" and ten more endpoints want one each.
+  std::string text = unpinned();
+  text.replace(text.find("127.16.1.0/24"), 13, "127.16.1.0/28");
+  for (int i = 0; i < 10; ++i)
+    text += "\n[[endpoints]]\nname = \"more" + std::to_string(i) +
+            "\"\nvpc = \"vpc-0a000000000000001\"\nservice = \"orders\"\n"
+            "principal = \"arn:aws:iam::444455556666:root\"\nsubnets = [\"subnet-0a000000000000001\"]\n"
+            "private_dns_enabled = false\n";
+  IdentityState state;
+  Diagnostics diags;
+  assign_identity(load_text(text), state, diags);
+  REQUIRE(diags.items().size() == 1);
+  CHECK_THAT(diags.items()[0].message, Catch::Contains("subnet 'subnet-0a000000000000001' is full"));
+  std::set<uint32_t> placed;
+  for (const auto& [name, e] : state.endpoints)
+    if (auto a = e.addresses.find("subnet-0a000000000000001"); a != e.addresses.end()) {
+      CHECK(a->second.value >= 0x7f100104u);
+      CHECK(a->second.value <= 0x7f10010eu);
+      CHECK(placed.insert(a->second.value).second);  // no address twice
+    }
+  CHECK(placed.size() == 11);
 }
