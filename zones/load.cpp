@@ -75,7 +75,15 @@ std::shared_ptr<const Snapshot> finish(Config config, const LoadOptions& options
   auto model = build_model(std::move(config), state, runtime);
   // The zones are built once, with serial 0: the digest leaves the serial out, then it is set.
   auto zones = all_zones(*model, 0);
-  identity_changed |= update_serial(state, content_digest(zones), options.now_unix);
+  const std::string digest = content_digest(zones);
+  // A state file from before the "2:" digest: if it describes this very content, it takes the new form and
+  // the serial stays (an upgrade alone must not make secondaries transfer an unchanged zone).
+  if (!state.zone_digest.empty() && !state.zone_digest.starts_with("2:") &&
+      state.zone_digest == fnv_content_digest(zones)) {
+    state.zone_digest = digest;
+    identity_changed = true;
+  }
+  identity_changed |= update_serial(state, digest, options.now_unix);
   set_serial(zones, state.serial);
   if (options.persist && identity_changed) save_identity(state_dir, state);
   const bool keep_records = options.keep_zone_records || transfers_configured(model->config);

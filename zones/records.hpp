@@ -56,6 +56,8 @@ void set_serial(std::vector<ViewZones>& views, uint32_t serial);
 // The digest of every zone of every view: the serial is shared, so it moves when any of them changes.
 std::string content_digest(const Model& model);
 std::string content_digest(const std::vector<ViewZones>& views);  // the same value, from all_zones
+// The form state files held before content_digest's ("2:…"): 16 hex digits of FNV-1a over the same fields.
+std::string fnv_content_digest(const std::vector<ViewZones>& views);
 
 // RFC 1035 master file text.
 std::string to_master_file(const ZoneContent& zone);

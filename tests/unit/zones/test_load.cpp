@@ -14,6 +14,7 @@
 #include "zones/identity.hpp"
 #include "zones/load.hpp"
 #include "zones/naming.hpp"
+#include "zones/records.hpp"
 
 using namespace vpced::zones;
 using vpced::testing::kSmallConfig;
@@ -111,4 +112,28 @@ TEST_CASE("a corrupt identity file read ahead stops the load with its error", "[
   REQUIRE(diags.has_errors());
   CHECK_THAT(diags.format(), Catch::Contains("corrupt state file"));
   std::filesystem::remove_all(a);
+}
+
+TEST_CASE("a state file with the older digest form keeps its serial while the content is the same", "[load]") {
+  auto a = config_dir();
+  const uint32_t serial = load(a)->serial();  // generates identity, digest in the "2:" form
+  auto state = load_identity(a / "state");
+  REQUIRE(state.zone_digest.starts_with("2:"));
+  REQUIRE(state.serial == serial);
+  const std::string current = state.zone_digest;
+
+  // What an older vpced wrote: the FNV-1a form, for the same content.
+  auto snap = load(a);
+  std::vector<ViewZones> zones = all_zones(snap->model(), 0);
+  state.zone_digest = fnv_content_digest(zones);
+  REQUIRE(state.zone_digest.size() == 16);
+  save_identity(a / "state", state);
+  CHECK(load(a)->serial() == serial);
+  CHECK(load_identity(a / "state").zone_digest == current);  // rewritten in the new form
+
+  // An older digest of other content: the serial moves.
+  state.zone_digest = "0123456789abcdef";
+  save_identity(a / "state", state);
+  CHECK(load(a)->serial() > serial);
+  CHECK(load_identity(a / "state").zone_digest == current);
 }
