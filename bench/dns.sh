@@ -36,12 +36,15 @@ trap cleanup EXIT
 $PY "$SRC/bench/gen_config.py" "$W/bench.toml" "$W/state" "127.0.0.1:$PORT"
 # The admin API off its default port (8053), so two benches on one machine do not collide.
 sed -i "s/^\[server\]\$/[server]\nadmin_listen = \"127.0.0.1:$ADMIN_PORT\"/" "$W/bench.toml"
-# The same names with no load balancer (no relay): what vpced costs as a DNS server alone. The state dir is
-# shared, so every endpoint keeps its identity; without targets a regional name answers all three ENIs, so this
-# zone has 30,003 records where the anchors' has 20,003 (gen_config.py's shape).
-sed '/^  \[services.load_balancer\]$/d; /^  listeners = /d; /^  targets = /d' "$W/bench.toml" >"$W/names.toml"
 "$VPCED" zone -c "$W/bench.toml" >"$W/zone.txt" || { echo "vpced zone failed" >&2; exit 1; }
 APEX=$(awk '$4 == "SOA" {print $1; exit}' "$W/zone.txt")
+# The same names with no load balancer (no relay): what vpced costs as a DNS server alone. It gets a copy of
+# the state dir `vpced zone` just wrote: every endpoint keeps its identity, and the other zone's serial stays
+# in the copy (bench.toml's must stay the one in zone.txt). Without targets a regional name answers all three
+# ENIs, so this zone has 30,003 records where the anchors' has 20,003 (gen_config.py's shape).
+cp -a "$W/state" "$W/state-names"
+sed "/^  \[services.load_balancer\]\$/d; /^  listeners = /d; /^  targets = /d; s#^state_dir = .*#state_dir = \"$W/state-names\"#" \
+  "$W/bench.toml" >"$W/names.toml"
 $PY "$SRC/bench/make_queries.py" "$W/zone.txt" "$W/queries.txt" 100000
 
 nsd_conf "$PORT" "$THREADS" "$APEX" "$W/zone.txt"

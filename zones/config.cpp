@@ -288,6 +288,7 @@ class Loader {
     check_transfer_keys();
     diags_.sort();
     if (diags_.has_errors()) return std::nullopt;
+    cfg_.strings->seal();
     return std::move(cfg_);
   }
 

@@ -24,6 +24,7 @@ using Seconds = std::chrono::seconds;
 // AZs a region may list: an endpoint has one ENI per AZ at most, and the model keeps which ENIs answer the
 // regional name as bits of one 64-bit word (AWS regions have up to six).
 inline constexpr size_t kMaxAzs = 64;
+static_assert(kMaxAzs <= 64, "EndpointModel::regional_enis is one 64-bit word");
 
 struct RegionConfig {
   std::string name;                               // "us-east-1"
@@ -157,7 +158,13 @@ struct VpcConfig {
 // blocks. Written only while a config loads; every copy of the Config shares it.
 class StringPool {
  public:
+  StringPool() = default;
+  StringPool(const StringPool&) = delete;  // a copy's index would view the original's strings
+  StringPool& operator=(const StringPool&) = delete;
   std::string_view intern(std::string_view s);
+  // Drops the index once the config is read: only loading looks strings up (and with mostly distinct values
+  // the index would cost more than the copies it saves).
+  void seal() { index_ = {}; }
 
  private:
   std::deque<std::string> strings_;  // a deque: no string moves, so the views stay valid

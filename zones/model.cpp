@@ -2,6 +2,7 @@
 #include "zones/model.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <memory>
 #include <unordered_map>
 
@@ -136,10 +137,12 @@ std::shared_ptr<const Model> build_model(Config config, const IdentityState& ide
       }
       em.enis.push_back(std::move(eni));
     }
-    for (size_t i = 0; i < em.enis.size() && i < 64; ++i)
+    // One ENI per AZ and at most kMaxAzs AZs (the config check), so every ENI has its bit.
+    assert(em.enis.size() <= kMaxAzs);
+    for (size_t i = 0; i < em.enis.size() && i < kMaxAzs; ++i)
       if (az_has_healthy_target(sc, em.enis[i].az->id, runtime)) em.regional_enis |= uint64_t{1} << i;
     if (em.regional_enis == 0)  // fail open: no AZ reaches a healthy target, answer with every ENI
-      em.regional_enis = em.enis.size() >= 64 ? ~uint64_t{0} : (uint64_t{1} << em.enis.size()) - 1;
+      em.regional_enis = em.enis.size() >= kMaxAzs ? ~uint64_t{0} : (uint64_t{1} << em.enis.size()) - 1;
     em.private_dns_live = em.state == EndpointState::Available && em.private_dns_enabled && sc.private_dns_name &&
                           sm.dns_name_state == DnsNameState::Verified;
     model->endpoints.push_back(std::move(em));

@@ -55,7 +55,7 @@ struct AzView {
 };
 
 struct Eni {
-  std::string_view subnet_id;  // the endpoint's subnet id, in model.config
+  std::string_view subnet_id;  // the endpoint's subnet id, in model.config.strings
   const AzView* az = nullptr;  // with the consumer account's name; one per subnet, in Model::eni_azs
   Ipv4 address;
 };
@@ -79,7 +79,7 @@ struct EndpointModel {
   // The endpoint's DNS names, made on demand (not stored: at 100,000 endpoints they would be ~40 MB).
   std::string regional_name() const { return zones::regional_name(id, dns_suffix, *base_name); }
   std::string zonal_name(size_t eni) const { return zones::zonal_name(id, dns_suffix, enis.at(eni).az->name, *base_name); }
-  bool answers_regional(size_t eni) const { return eni < 64 && ((regional_enis >> eni) & 1) != 0; }
+  bool answers_regional(size_t eni) const { return eni < kMaxAzs && ((regional_enis >> eni) & 1) != 0; }
   size_t regional_count() const { return static_cast<size_t>(std::popcount(regional_enis)); }
 };
 

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -188,4 +189,57 @@ addresses = { "subnet-0a000000000000001" = "127.16.1.11" }
     CHECK(endpoint_status(st2, "reader")["listeners"] == nlohmann::json::array({"127.16.1.11:" + std::to_string(port)}));
     CHECK(connects("127.16.1.11", port));
   }
+}
+
+TEST_CASE("a reload that removes a service's load balancer resets its open connections", "[relay]") {
+  const uint16_t port = free_port();
+  const uint16_t target_port = free_port();
+  // The targets: listening sockets the kernel completes handshakes on (nobody needs to accept).
+  std::vector<int> targets;
+  for (const char* addr : {"127.0.0.1", "127.0.0.2"}) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(target_port);
+    ::inet_pton(AF_INET, addr, &sa.sin_addr);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+    REQUIRE(::listen(fd, 16) == 0);
+    targets.push_back(fd);
+  }
+  std::string text = config_on(port);
+  for (size_t at = text.find(":9443"); at != std::string::npos; at = text.find(":9443"))
+    text.replace(at, 5, ":" + std::to_string(target_port));
+  proxy::Relay relay({}, {});
+  relay.start();
+  REQUIRE(relay.update(testing::snapshot_of(text)).empty());
+
+  int client = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  ::inet_pton(AF_INET, "127.16.1.10", &sa.sin_addr);
+  REQUIRE(::connect(client, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+  bool open = false;
+  for (int i = 0; i < 200 && !open; ++i) {  // the relay thread accepts and counts it
+    open = endpoint_status(relay.status(), "app")["active_connections"] == 1;
+    if (!open) ::usleep(10000);
+  }
+  REQUIRE(open);
+
+  // The same config without the service's [services.load_balancer] table.
+  const auto lb = text.find("  [services.load_balancer]");
+  REQUIRE(lb != std::string::npos);
+  const auto end = text.find("\n\n", lb);
+  REQUIRE(end != std::string::npos);
+  REQUIRE(relay.update(testing::snapshot_of(text.substr(0, lb) + text.substr(end + 1))).empty());
+  CHECK(endpoint_status(relay.status(), "app").is_null());
+
+  pollfd p{client, POLLIN, 0};
+  REQUIRE(::poll(&p, 1, 5000) == 1);  // reset (or closed) at once, not after an idle timeout
+  char buf[16];
+  CHECK(::recv(client, buf, sizeof buf, 0) <= 0);
+  ::close(client);
+  for (int fd : targets) ::close(fd);
 }
