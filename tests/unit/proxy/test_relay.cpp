@@ -43,15 +43,40 @@ std::string config_on(uint16_t port, bool app_accepted = true) {
   return text;
 }
 
-bool connects(const char* addr, uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+sockaddr_in ipv4(const char* addr, uint16_t port) {
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_port = htons(port);
   ::inet_pton(AF_INET, addr, &sa.sin_addr);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
-  ::close(fd);
-  return ok;
+  return sa;
+}
+
+// A TCP socket listening on addr:port, or -1.
+int listening(const char* addr, uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa = ipv4(addr, port);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 16) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// A connected TCP socket to addr:port, or -1.
+int connected(const char* addr, uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa = ipv4(addr, port);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool connects(const char* addr, uint16_t port) {
+  int fd = connected(addr, port);
+  if (fd >= 0) ::close(fd);
+  return fd >= 0;
 }
 
 nlohmann::json endpoint_status(const nlohmann::json& status, const std::string& name) {
@@ -100,13 +125,8 @@ TEST_CASE("Relay listens on the ENIs of available endpoints only", "[relay]") {
 
 TEST_CASE("Relay reports an address it cannot bind and serves the others", "[relay]") {
   const uint16_t port = free_port();
-  int taken = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  ::inet_pton(AF_INET, "127.16.3.10", &sa.sin_addr);
-  REQUIRE(::bind(taken, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
-  REQUIRE(::listen(taken, 4) == 0);
+  const int taken = listening("127.16.3.10", port);
+  REQUIRE(taken >= 0);
 
   std::vector<std::string> logged;
   proxy::RelayCallbacks cb;
@@ -197,30 +217,20 @@ TEST_CASE("a reload that removes a service's load balancer resets its open conne
   // The targets: listening sockets the kernel completes handshakes on (nobody needs to accept).
   std::vector<int> targets;
   for (const char* addr : {"127.0.0.1", "127.0.0.2"}) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(target_port);
-    ::inet_pton(AF_INET, addr, &sa.sin_addr);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
-    REQUIRE(::listen(fd, 16) == 0);
-    targets.push_back(fd);
+    targets.push_back(listening(addr, target_port));
+    REQUIRE(targets.back() >= 0);
   }
   std::string text = config_on(port);
+  std::string target_suffix = std::to_string(target_port);
+  target_suffix.insert(0, 1, ':');  // not ":" + …: GCC 12 warns falsely (-Wrestrict) on that concatenation
   for (size_t at = text.find(":9443"); at != std::string::npos; at = text.find(":9443"))
-    text.replace(at, 5, ":" + std::to_string(target_port));
+    text.replace(at, 5, target_suffix);
   proxy::Relay relay({}, {});
   relay.start();
   REQUIRE(relay.update(testing::snapshot_of(text)).empty());
 
-  int client = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  ::inet_pton(AF_INET, "127.16.1.10", &sa.sin_addr);
-  REQUIRE(::connect(client, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+  const int client = connected("127.16.1.10", port);
+  REQUIRE(client >= 0);
   bool open = false;
   for (int i = 0; i < 200 && !open; ++i) {  // the relay thread accepts and counts it
     open = endpoint_status(relay.status(), "app")["active_connections"] == 1;
