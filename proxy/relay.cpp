@@ -1051,13 +1051,15 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
     // relay, so it gets no counters, no status entry and no metric series (at 100,000 such endpoints they
     // were ~29 MB and most of /metrics, all zeros). If a reload removes a service's load balancer, its
     // endpoints' open connections are reset below, as for an endpoint that leaves `available`.
-    auto has_relay = [&m](const zones::EndpointModel& em) {
-      return !m.services[em.service].config->load_balancer.listeners.empty();
+    auto listeners_of = [&m](const zones::EndpointModel& em) -> const std::vector<uint16_t>& {
+      return m.services[em.service].config->load_balancer.listeners;
     };
     std::unordered_map<std::string_view, std::shared_ptr<EndpointStats>> endpoints;
-    endpoints.reserve(static_cast<size_t>(std::count_if(m.endpoints.begin(), m.endpoints.end(), has_relay)));
+    endpoints.reserve(static_cast<size_t>(std::count_if(m.endpoints.begin(), m.endpoints.end(),
+                                                        [&](const auto& em) { return !listeners_of(em).empty(); })));
     for (const auto& em : m.endpoints) {
-      if (!has_relay(em)) continue;
+      const auto& listeners = listeners_of(em);
+      if (listeners.empty()) continue;
       std::shared_ptr<EndpointStats> es;
       if (auto it = d.endpoint_stats.find(em.id); it != d.endpoint_stats.end()) {
         es = it->second;
@@ -1072,7 +1074,6 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
       endpoints.emplace(std::string_view(es->id), es);
       if (em.state != zones::EndpointState::Available) continue;
 
-      const auto& listeners = m.services[em.service].config->load_balancer.listeners;
       auto table = std::make_shared<EndpointTable>();
       table->service = service;
       table->stats = es;

@@ -1117,15 +1117,12 @@ class Loader {
   }
 
   static bool principal_allowed(std::string_view principal, const std::vector<std::string>& allowed) {
-    std::string_view account;
-    if (kPrincipal(principal)) account = principal.substr(13, 12);  // arn:aws:iam::ACCOUNT:…
-    for (const std::string& a : allowed) {
-      if (a == "*" || a == principal) return true;
-      // The account's root stands for every principal of that account (IAM's trust semantics).
-      if (!account.empty() && a.size() == 18 + account.size() && a.starts_with("arn:aws:iam::") &&
-          a.compare(13, account.size(), account) == 0 && a.ends_with(":root"))
-        return true;
-    }
+    // The account's root stands for every principal of that account (IAM's trust semantics).
+    std::string root;
+    if (kPrincipal(principal))  // arn:aws:iam::ACCOUNT:…
+      root = std::string("arn:aws:iam::").append(principal.substr(13, 12)).append(":root");
+    for (const std::string& a : allowed)
+      if (a == "*" || a == principal || (!root.empty() && a == root)) return true;
     return false;
   }
 
