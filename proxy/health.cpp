@@ -1,6 +1,8 @@
 // Health checks: the threshold state machine and the TCP connect check loop.
 #include "proxy/health.hpp"
 
+#include <algorithm>
+#include <functional>
 #include <map>
 #include <utility>
 
@@ -10,8 +12,6 @@
 namespace vpced::proxy {
 
 namespace asio = boost::asio;
-using asio::awaitable;
-using asio::use_awaitable;
 using asio::ip::tcp;
 
 bool HealthState::observe(bool ok, const HealthThresholds& t) {
@@ -35,6 +35,9 @@ bool HealthState::observe(bool ok, const HealthThresholds& t) {
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+using error_code = boost::system::error_code;
+
 tcp::endpoint to_endpoint(const zones::HostPort& hp) {
   if (hp.addr.v6) {
     asio::ip::address_v6::bytes_type b;
@@ -46,74 +49,147 @@ tcp::endpoint to_endpoint(const zones::HostPort& hp) {
 
 using Key = std::pair<std::string, zones::HostPort>;
 
-// One target's loop state, shared by the loop coroutine and the checker.
+struct Probe;
+
+// One (service, target) while it is configured: its settings and state, and nothing that holds a socket or
+// a timer between checks. Kept alive past its removal by the probe or schedule entry that still names it.
 struct Check {
-  explicit Check(asio::io_context& ctx) : timer(ctx), socket(ctx), deadline(ctx) {}
   HealthCheckSpec spec;
   HealthState state;
-  asio::steady_timer timer;     // the wait between checks
-  tcp::socket socket;           // the check connection
-  asio::steady_timer deadline;  // the check's timeout
-  uint64_t attempt = 0;         // numbers checks, so a late timeout handler cannot hit the next one
-  bool timed_out = false;
-  bool stopped = false;
+  Probe* probe = nullptr;  // the check connection in flight, if any
+  bool removed = false;
 };
+
+// One check connection in flight: it exists from the connect to the outcome only, so a thousand targets
+// checked every 30 s hold a socket and a timer each for milliseconds, not for the whole interval.
+struct Probe {
+  Probe(asio::io_context& ctx, std::shared_ptr<Check> c) : socket(ctx), timeout(ctx), check(std::move(c)) {}
+  tcp::socket socket;
+  asio::steady_timer timeout;
+  std::shared_ptr<Check> check;
+  Clock::time_point started;
+  bool done = false;
+};
+
+// When a check is next due. The schedule is a min-heap of these, driven by one timer.
+struct Due {
+  Clock::time_point at;
+  std::shared_ptr<Check> check;
+  bool operator>(const Due& o) const { return at > o.at; }
+};
+
+const std::vector<uint8_t>& local_header() {
+  static const std::vector<uint8_t> local = encode_proxy_v2_local();
+  return local;
+}
 
 }  // namespace
 
+// The checks of every target share one timer: it wakes at the earliest due check, starts the checks that
+// are due, and sleeps until the next. Each check connection is started with callbacks, not a coroutine, so
+// an idle target costs its Check and one schedule entry (~300 bytes) instead of a suspended coroutine frame,
+// a socket and two timers (~2.5 KB).
 struct HealthChecker::Impl : std::enable_shared_from_this<HealthChecker::Impl> {
   asio::io_context& ctx;
   Callback on_change;
   std::map<Key, std::shared_ptr<Check>> checks;
+  std::vector<Due> due;  // a min-heap on `at`
+  asio::steady_timer wake;
+  Clock::time_point armed = Clock::time_point::max();  // when `wake` fires; max: not waiting
+  bool stopped = false;
 
-  Impl(asio::io_context& c, Callback cb) : ctx(c), on_change(std::move(cb)) {}
+  Impl(asio::io_context& c, Callback cb) : ctx(c), on_change(std::move(cb)), wake(c) {}
+
+  void schedule(std::shared_ptr<Check> c, Clock::time_point at) {
+    due.push_back({at, std::move(c)});
+    std::push_heap(due.begin(), due.end(), std::greater<>{});
+    if (at < armed) arm(at);
+  }
+
+  // Re-arming cancels the wait before; a handler that had already fired runs on_wake early, which only
+  // re-arms for what is due.
+  void arm(Clock::time_point at) {
+    armed = at;
+    wake.expires_at(at);
+    wake.async_wait([self = shared_from_this()](const error_code& ec) {
+      if (!ec) self->on_wake();
+    });
+  }
+
+  // Starts at most kBurst due checks, then waits kBurstGap before the next ones: a reload that adds a thousand
+  // targets (all due at once) opens their sockets a few dozen at a time, as HAProxy spreads its first checks,
+  // instead of a thousand sockets and connect operations at the same moment (whose memory stays with the
+  // heap afterwards). A slow target does not hold the others back: the limit is on starts, not on checks
+  // in flight.
+  static constexpr size_t kBurst = 64;
+  static constexpr std::chrono::milliseconds kBurstGap{10};
+
+  void on_wake() {
+    armed = Clock::time_point::max();
+    if (stopped) return;
+    const auto now = Clock::now();
+    size_t started = 0;
+    while (!due.empty() && due.front().at <= now && started < kBurst) {
+      std::pop_heap(due.begin(), due.end(), std::greater<>{});
+      std::shared_ptr<Check> c = std::move(due.back().check);
+      due.pop_back();
+      if (c->removed || c->probe) continue;
+      start(std::move(c), now);
+      ++started;
+    }
+    if (!due.empty()) arm(std::max(due.front().at, started == kBurst ? now + kBurstGap : now));
+  }
 
   // One check: connect within the timeout; with PROXY v2 the LOCAL header goes out before the close, so a
   // receiver that requires the header (haproxy accept-proxy) sees a well-formed health check.
-  static awaitable<bool> probe(std::shared_ptr<Check> c) {
-    boost::system::error_code ec;
-    c->socket = tcp::socket(c->socket.get_executor());
-    const uint64_t attempt = ++c->attempt;
-    c->timed_out = false;
-    c->deadline.expires_after(c->spec.timeout);
-    c->deadline.async_wait([c, attempt](const boost::system::error_code& e) {
-      if (e || c->attempt != attempt) return;  // cancelled, or a late handler of an earlier check
-      c->timed_out = true;
-      boost::system::error_code ignored;
-      c->socket.cancel(ignored);
-    });
-    co_await c->socket.async_connect(to_endpoint(c->spec.target), asio::redirect_error(use_awaitable, ec));
-    bool ok = !ec && !c->timed_out;
-    if (ok && c->spec.proxy_protocol_v2) {
-      static const std::vector<uint8_t> local = encode_proxy_v2_local();
-      co_await asio::async_write(c->socket, asio::buffer(local), asio::redirect_error(use_awaitable, ec));
-      ok = !ec && !c->timed_out;
+  void start(std::shared_ptr<Check> c, Clock::time_point now) {
+    auto p = std::make_shared<Probe>(ctx, std::move(c));
+    Check& check = *p->check;
+    check.probe = p.get();
+    p->started = now;
+    const tcp::endpoint to = to_endpoint(check.spec.target);
+    error_code ec;
+    p->socket.open(to.protocol(), ec);
+    if (ec) {  // EMFILE and friends count as a failed check
+      finish(p, false);
+      return;
     }
-    c->deadline.cancel();
-    boost::system::error_code ignored;
-    c->socket.shutdown(tcp::socket::shutdown_both, ignored);
-    c->socket.close(ignored);
-    co_return ok;
+    p->timeout.expires_after(check.spec.timeout);
+    p->timeout.async_wait([p](const error_code& e) {
+      if (e || p->done) return;
+      error_code ignored;
+      p->socket.cancel(ignored);  // the connect or the write ends with operation_aborted: a failure
+    });
+    p->socket.async_connect(to, [self = shared_from_this(), p](const error_code& e) {
+      if (e || p->done || !p->check->spec.proxy_protocol_v2) {
+        self->finish(p, !e);
+        return;
+      }
+      asio::async_write(p->socket, asio::buffer(local_header()),
+                        [self, p](const error_code& e2, size_t) { self->finish(p, !e2); });
+    });
   }
 
-  static awaitable<void> loop(std::shared_ptr<Impl> self, std::shared_ptr<Check> c) {
-    while (!c->stopped) {
-      const auto started = std::chrono::steady_clock::now();
-      const bool ok = co_await probe(c);
-      if (c->stopped) break;
-      if (c->state.observe(ok, c->spec.thresholds) && self->on_change)
-        self->on_change(c->spec.service, c->spec.target, c->state.healthy);
-      c->timer.expires_at(started + c->spec.interval);
-      boost::system::error_code ec;
-      co_await c->timer.async_wait(asio::redirect_error(use_awaitable, ec));
-    }
+  void finish(const std::shared_ptr<Probe>& p, bool ok) {
+    if (p->done) return;
+    p->done = true;
+    error_code ignored;
+    p->timeout.cancel();
+    p->socket.shutdown(tcp::socket::shutdown_both, ignored);
+    p->socket.close(ignored);
+    Check& c = *p->check;
+    c.probe = nullptr;
+    if (c.removed || stopped) return;
+    if (c.state.observe(ok, c.spec.thresholds) && on_change) on_change(c.spec.service, c.spec.target, c.state.healthy);
+    if (!c.removed && !stopped) schedule(p->check, p->started + c.spec.interval);
   }
 
   static void halt(Check& c) {
-    c.stopped = true;
-    boost::system::error_code ignored;
-    c.timer.cancel();
-    c.socket.cancel(ignored);
+    c.removed = true;
+    if (!c.probe) return;
+    error_code ignored;
+    c.probe->timeout.cancel();
+    c.probe->socket.cancel(ignored);
   }
 };
 
@@ -123,26 +199,33 @@ HealthChecker::HealthChecker(asio::io_context& ctx, Callback on_change)
 HealthChecker::~HealthChecker() { stop(); }
 
 void HealthChecker::set_targets(const std::vector<HealthCheckSpec>& specs) {
+  Impl& d = *impl_;
+  if (d.stopped) return;
   std::map<Key, const HealthCheckSpec*> wanted;
   for (const auto& s : specs) wanted.emplace(Key{s.service, s.target}, &s);
-  for (auto it = impl_->checks.begin(); it != impl_->checks.end();) {
+  for (auto it = d.checks.begin(); it != d.checks.end();) {
     if (!wanted.contains(it->first)) {
       Impl::halt(*it->second);
-      it = impl_->checks.erase(it);
+      it = d.checks.erase(it);
     } else {
       ++it;
     }
   }
+  const auto now = Clock::now();
   for (const auto& [key, spec] : wanted) {
-    auto& slot = impl_->checks[key];
+    auto& slot = d.checks[key];
     if (slot) {
       slot->spec = *spec;  // used from the next check on
       continue;
     }
-    slot = std::make_shared<Check>(impl_->ctx);
+    slot = std::make_shared<Check>();
     slot->spec = *spec;
-    asio::co_spawn(impl_->ctx, Impl::loop(impl_, slot), asio::detached);
+    d.schedule(slot, now);  // checked at once
   }
+  // Entries of removed checks leave the schedule now rather than at their due time (a reload that drops
+  // many targets would otherwise keep their Check objects alive for an interval).
+  if (std::erase_if(d.due, [](const Due& e) { return e.check->removed; }) > 0)
+    std::make_heap(d.due.begin(), d.due.end(), std::greater<>{});
 }
 
 std::optional<HealthState> HealthChecker::state(const std::string& service, const zones::HostPort& target) const {
@@ -153,8 +236,12 @@ std::optional<HealthState> HealthChecker::state(const std::string& service, cons
 
 void HealthChecker::stop() {
   if (!impl_) return;
-  for (auto& [key, c] : impl_->checks) Impl::halt(*c);
-  impl_->checks.clear();
+  Impl& d = *impl_;
+  d.stopped = true;
+  for (auto& [key, c] : d.checks) Impl::halt(*c);
+  d.checks.clear();
+  d.due.clear();
+  d.wake.cancel();
 }
 
 }  // namespace vpced::proxy

@@ -44,9 +44,10 @@ struct HealthCheckSpec {
   bool proxy_protocol_v2 = false;  // send a PROXY v2 LOCAL header on each check connection, as the NLB does
 };
 
-// Runs one check loop per (service, target) on `ctx`: every `interval` a TCP connect bounded by `timeout`
-// (with proxy_protocol_v2, the LOCAL header is written before the close). Every method must be called on
-// the thread that runs `ctx`, and the callback runs there too.
+// Checks every (service, target) on `ctx`: every `interval` (from the start of one check to the start of the
+// next) a TCP connect bounded by `timeout` (with proxy_protocol_v2, the LOCAL header is written before the
+// close). One timer drives the schedule; a target holds a socket only while its check is in flight. Every
+// method must be called on the thread that runs `ctx`, and the callback runs there too.
 class HealthChecker {
  public:
   using Callback = std::function<void(const std::string& service, const zones::HostPort& target, bool healthy)>;

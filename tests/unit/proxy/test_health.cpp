@@ -84,14 +84,17 @@ TEST_CASE("HealthState counts consecutive results", "[health]") {
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <poll.h>
+
 #include <chrono>
+#include <tuple>
 
 #include "proxy/asio.hpp"
 #include "proxy/proxy_v2.hpp"
 
 namespace {
 
-int listen_on(uint16_t port) {
+int listen_on(uint16_t port, int backlog = 16) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -100,7 +103,7 @@ int listen_on(uint16_t port) {
   sa.sin_port = htons(port);
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
-  REQUIRE(::listen(fd, 16) == 0);
+  REQUIRE(::listen(fd, backlog) == 0);
   return fd;
 }
 
@@ -173,4 +176,70 @@ TEST_CASE("HealthChecker drives the state machine with TCP connects", "[health][
   ::close(fd);
   ctx.run_for(std::chrono::milliseconds(60));
   CHECK(changes.size() == 2);
+}
+
+TEST_CASE("HealthChecker times out a hanging connect and cancels the check of a removed target", "[health][asio]") {
+  boost::asio::io_context ctx;
+  // A listener whose accept queue (backlog 0: one connection) is filled and never drained: the kernel drops
+  // further SYNs, so a check's connect to it hangs until the check's timeout.
+  int hung_fd = listen_on(0, 0);
+  const uint16_t hung_port = port_of(hung_fd);
+  int filler = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(hung_port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::connect(filler, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  pollfd pf{filler, POLLOUT, 0};
+  REQUIRE(::poll(&pf, 1, 5000) == 1);  // established: the queue is full now
+  int up_fd = listen_on(0);
+
+  std::vector<std::tuple<std::string, uint16_t, bool>> changes;
+  HealthChecker checker(ctx, [&](const std::string& service, const vpced::zones::HostPort& target, bool healthy) {
+    changes.emplace_back(service, target.port, healthy);
+  });
+  HealthCheckSpec hung;
+  hung.service = "hung";
+  hung.target = *vpced::zones::parse_host_port("127.0.0.1:" + std::to_string(hung_port));
+  hung.interval = std::chrono::milliseconds(50);
+  hung.timeout = std::chrono::milliseconds(50);
+  hung.thresholds = {2, 2};
+  HealthCheckSpec up;
+  up.service = "up";
+  up.target = *vpced::zones::parse_host_port("127.0.0.1:" + std::to_string(port_of(up_fd)));
+  up.interval = std::chrono::milliseconds(20);
+  up.timeout = std::chrono::milliseconds(2000);
+  up.thresholds = {2, 2};
+  checker.set_targets({hung, up});
+
+  // Two timeouts take the hung target out; the other target, on its own schedule, stays in.
+  for (int i = 0; i < 100 && changes.empty(); ++i) ctx.run_for(std::chrono::milliseconds(20));
+  REQUIRE(changes.size() == 1);
+  CHECK(changes[0] == std::make_tuple(std::string("hung"), hung_port, false));
+  for (int i = 0; i < 100 && checker.state("up", up.target)->consecutive_ok < 3; ++i)
+    ctx.run_for(std::chrono::milliseconds(20));
+  CHECK(checker.state("up", up.target)->healthy);
+  CHECK(checker.state("up", up.target)->consecutive_ok >= 3);
+
+  // A long timeout from the next check on: that check hangs (no result for the whole wait below)...
+  hung.timeout = std::chrono::seconds(30);
+  checker.set_targets({hung, up});
+  ctx.run_for(std::chrono::milliseconds(100));
+  const uint32_t failures = checker.state("hung", hung.target)->consecutive_fail;
+  ctx.run_for(std::chrono::milliseconds(200));
+  CHECK(checker.state("hung", hung.target)->consecutive_fail == failures);
+
+  // ...and removing the target cancels it: no callback, no state, and once the checker stops nothing is left
+  // on the context (the 30 s timeout would keep it busy), so run_for returns with the context out of work.
+  checker.set_targets({up});
+  CHECK_FALSE(checker.state("hung", hung.target));
+  ctx.run_for(std::chrono::milliseconds(100));
+  CHECK(changes.size() == 1);
+  checker.stop();
+  ctx.run_for(std::chrono::seconds(10));
+  CHECK(ctx.stopped());
+  CHECK(changes.size() == 1);
+  ::close(filler);
+  ::close(hung_fd);
+  ::close(up_fd);
 }
