@@ -231,12 +231,21 @@ struct Conn {
   Conn* next = nullptr;
 };
 
+// A listener's address and port in one integer. ENIs are IPv4, so every listener address is; the key sorts as
+// the HostPort it stands for (address, then port).
+using ListenKey = uint64_t;
+ListenKey listen_key(zones::Ipv4 a, uint16_t port) { return uint64_t{a.value} << 16 | port; }
+zones::HostPort host_port(ListenKey k) {
+  return {zones::IpAddr::from_v4({static_cast<uint32_t>(k >> 16)}), static_cast<uint16_t>(k)};
+}
+
+// 48 bytes: a relay listens on every ENI × listener port (15,000 listeners for the 20,000-name bench config).
 struct Listener {
-  zones::HostPort address;
-  std::string eni_az;
   std::shared_ptr<const EndpointTable> endpoint;  // replaced by later snapshots; read at each accept
+  const std::string* eni_az = nullptr;            // interned by the relay (Relay::Impl::az_names)
+  Clock::time_point resume;                       // paused after an accept error (EMFILE…) until then
+  ListenKey key = 0;
   int fd = -1;
-  Clock::time_point resume;  // paused after an accept error (EMFILE…) until then
 };
 
 // Tags in the low bits of epoll_event.data.u64 (connections and listeners are at least 8-aligned).
@@ -358,32 +367,32 @@ class Worker {
 
   // --- control (posted tasks, on the worker's thread) ----------------------------------------------------
 
-  void adopt(const zones::HostPort& hp, const std::string& az, std::shared_ptr<const EndpointTable> table, int fd) {
+  void adopt(ListenKey key, const std::string* az, std::shared_ptr<const EndpointTable> table, int fd) {
     if (stopping) {
       ::close(fd);
       return;
     }
-    close_listener(hp);
-    Listener& l = listeners_.try_emplace(hp, Listener{hp, az, std::move(table), fd, {}}).first->second;
+    close_listener(key);
+    Listener& l = listeners_.try_emplace(key, Listener{std::move(table), az, {}, key, fd}).first->second;
     // Level-triggered: a listener that stops after a burst of accepts is reported again by the next wait.
     epoll_event ev{EPOLLIN, {.u64 = tagged(&l, kTagListener)}};
     if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-      log_("relay: cannot watch listener " + zones::to_string(hp) + ": " + std::strerror(errno));
+      log_("relay: cannot watch listener " + zones::to_string(host_port(key)) + ": " + std::strerror(errno));
       ::close(fd);
-      listeners_.erase(hp);
+      listeners_.erase(key);
     }
   }
 
   // A kept listener: new connections use `table` (new service settings, or another endpoint on the address).
-  void retarget(const zones::HostPort& hp, std::shared_ptr<const EndpointTable> table, const std::string& az) {
-    if (auto it = listeners_.find(hp); it != listeners_.end()) {
+  void retarget(ListenKey key, std::shared_ptr<const EndpointTable> table, const std::string* az) {
+    if (auto it = listeners_.find(key); it != listeners_.end()) {
       it->second.endpoint = std::move(table);
       it->second.eni_az = az;
     }
   }
 
-  void close_listener(const zones::HostPort& hp) {
-    auto it = listeners_.find(hp);
+  void close_listener(ListenKey key) {
+    auto it = listeners_.find(key);
     if (it == listeners_.end()) return;
     std::erase(paused_, &it->second);
     ::close(it->second.fd);  // also leaves the epoll set
@@ -562,7 +571,7 @@ class Worker {
       if (fd < 0) {
         if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) return;
         // EMFILE and friends: pause the listener instead of spinning (Asio's throttling_proxy example).
-        log_("relay: accept on " + zones::to_string(l.address) + ": " + std::strerror(errno));
+        log_("relay: accept on " + zones::to_string(host_port(l.key)) + ": " + std::strerror(errno));
         ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, l.fd, nullptr);
         l.resume = now_ + accept_backoff_;
         paused_.push_back(&l);
@@ -586,7 +595,7 @@ class Worker {
       ++conn_count_;
       c->fd[0] = fd;
       c->peer = peer_of(ss);
-      c->local = l.address;
+      c->local = host_port(l.key);
       c->splice = splice_;
       c->endpoint = l.endpoint;
       epoll_event ev{kSocketEvents, {.u64 = tagged(c, kTagClient)}};
@@ -594,7 +603,7 @@ class Worker {
         abort(*c);
         continue;
       }
-      choose(*c, l.eni_az);
+      choose(*c, *l.eni_az);
     }
   }
 
@@ -872,7 +881,7 @@ class Worker {
   std::mutex tasks_mu_;
   std::vector<std::function<void()>> tasks_;
 
-  std::map<zones::HostPort, Listener> listeners_;  // map nodes stay put: epoll events point at them
+  std::unordered_map<ListenKey, Listener> listeners_;  // nodes stay put (rehashing moves none): epoll events point at them
   std::vector<Listener*> paused_;
   Conn* conns_ = nullptr;
   size_t conn_count_ = 0;
@@ -885,7 +894,7 @@ class Worker {
 
 // A listener the relay holds, and the endpoint it serves (whose table the workers' listeners share).
 struct Listening {
-  zones::HostPort address;
+  ListenKey key;
   std::shared_ptr<const EndpointTable> endpoint;
 };
 
@@ -906,6 +915,15 @@ struct LiveEni {
 struct Relay::Impl {
   RelayOptions options;
   RelayCallbacks callbacks;
+  // The AZ ids the listeners name (a worker's Listener points at one). Only ever grows, by the control thread;
+  // a node never moves, and a worker reads only the string it points at. Declared before `workers`, so it
+  // outlives them.
+  std::set<std::string, std::less<>> az_names;
+  const std::string* intern_az(std::string_view az) {
+    auto it = az_names.find(az);
+    if (it == az_names.end()) it = az_names.emplace(az).first;
+    return &*it;
+  }
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::thread> threads;
   std::vector<std::future<void>> done;
@@ -922,7 +940,7 @@ struct Relay::Impl {
   // last update closed (their sockets may still be open on a worker for a moment). Flat vectors, not node
   // containers: 15,000 listeners cost ~40 bytes each here.
   std::vector<LiveEni> live_enis;
-  std::set<zones::HostPort> closed_recently;
+  std::set<ListenKey> closed_recently;
 
   // Shared with readers (collect, status, unhealthy_targets, the health callback).
   mutable std::mutex mu;
@@ -939,7 +957,7 @@ struct Relay::Impl {
   }
   std::map<std::pair<std::string, zones::HostPort>, std::shared_ptr<TargetStats>> target_stats;
   std::vector<Listening> listening;  // sorted by address; written by the control thread under mu
-  std::map<zones::HostPort, std::string> listener_errors;
+  std::map<ListenKey, std::string> listener_errors;
 
   void log(const std::string& line) const {
     if (callbacks.log) callbacks.log(line);
@@ -993,11 +1011,11 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
   const zones::Model& m = snapshot->model();
 
   struct Wanted {
-    std::string az;
+    const std::string* az;
     std::shared_ptr<const EndpointTable> table;
   };
   // Sorted by address once filled; where two endpoints want one address, the later in the model wins.
-  std::vector<std::pair<zones::HostPort, Wanted>> wanted;
+  std::vector<std::pair<ListenKey, Wanted>> wanted;
   std::vector<LiveEni> live;
   std::vector<HealthCheckSpec> checks;
 
@@ -1085,8 +1103,7 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
       for (const auto& eni : em.enis) {
         live.push_back({es, eni.address});
         for (uint16_t port : listeners)
-          wanted.push_back(
-              {zones::HostPort{zones::IpAddr::from_v4(eni.address), port}, Wanted{std::string(eni.az->id), table}});
+          wanted.push_back({listen_key(eni.address, port), Wanted{d.intern_az(eni.az->id), table}});
       }
     }
     d.target_stats = std::move(targets);
@@ -1105,30 +1122,28 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
     }
     wanted.resize(out);
   }
-  const auto is_wanted = [&wanted](const zones::HostPort& hp) {
-    auto it = std::lower_bound(wanted.begin(), wanted.end(), hp, [](const auto& w, const zones::HostPort& a) {
-      return w.first < a;
-    });
-    return it != wanted.end() && it->first == hp;
+  const auto is_wanted = [&wanted](ListenKey key) {
+    auto it = std::lower_bound(wanted.begin(), wanted.end(), key, [](const auto& w, ListenKey k) { return w.first < k; });
+    return it != wanted.end() && it->first == key;
   };
 
   // Listeners: bind the new addresses here (errors are reported now), hand the sockets to the workers.
   // `next` replaces d.listening under the mutex at the end (status() reads it from other threads); it is
   // built in `wanted`'s order, so it is sorted too.
-  const auto held = [&d](const zones::HostPort& hp) {
-    auto it = std::lower_bound(d.listening.begin(), d.listening.end(), hp,
-                               [](const Listening& l, const zones::HostPort& a) { return l.address < a; });
-    return it != d.listening.end() && it->address == hp;
+  const auto held = [&d](ListenKey key) {
+    auto it = std::lower_bound(d.listening.begin(), d.listening.end(), key,
+                               [](const Listening& l, ListenKey k) { return l.key < k; });
+    return it != d.listening.end() && it->key == key;
   };
   std::vector<Listening> next;
   next.reserve(wanted.size());
-  std::map<zones::HostPort, std::string> errs;
-  std::set<zones::HostPort> closed;
+  std::map<ListenKey, std::string> errs;
+  std::set<ListenKey> closed;
   // What each worker is to do with its listeners, handed over in one task per worker (a task per listener
   // was an allocation and an eventfd write each: 300,000 of them in a reload of 100,000 endpoints).
   struct ListenerChange {
-    zones::HostPort hp;
-    std::string az;
+    ListenKey key;
+    const std::string* az;
     std::shared_ptr<const EndpointTable> table;
     int fd;  // a new listening socket for the worker to adopt; -1: the worker's own one takes the new table
   };
@@ -1143,31 +1158,32 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
           if (c.fd >= 0) ::close(c.fd);
     }
   } close_unposted{changes};
-  for (const auto& [hp, want] : wanted) {
-    if (held(hp)) {
+  for (const auto& [key, want] : wanted) {
+    if (held(key)) {
       // Kept: new connections use the new table (service settings, or another endpoint on this address).
-      next.push_back({hp, want.table});
-      for (auto& c : changes) c.push_back({hp, want.az, want.table, -1});
+      next.push_back({key, want.table});
+      for (auto& c : changes) c.push_back({key, want.az, want.table, -1});
       continue;
     }
     std::vector<int> fds;
+    const zones::HostPort hp = host_port(key);
     try {
       // Our own socket closed by the previous update may still be open on a worker: skip the probe then.
-      if (!d.closed_recently.contains(hp)) probe_unused(hp);
+      if (!d.closed_recently.contains(key)) probe_unused(hp);
       for (size_t i = 0; i < d.workers.size(); ++i) fds.push_back(open_listener(hp));
     } catch (const std::system_error& e) {
       for (int fd : fds) ::close(fd);
-      errs[hp] = e.what();
+      errs[key] = e.what();
       errors.push_back(std::string(e.what()) + " for endpoint " + want.table->id());
-      if (!d.listener_errors.contains(hp)) d.log("relay: " + errors.back());  // once, not at every update
+      if (!d.listener_errors.contains(key)) d.log("relay: " + errors.back());  // once, not at every update
       continue;
     }
-    next.push_back({hp, want.table});
-    for (size_t i = 0; i < d.workers.size(); ++i) changes[i].push_back({hp, want.az, want.table, fds[i]});
+    next.push_back({key, want.table});
+    for (size_t i = 0; i < d.workers.size(); ++i) changes[i].push_back({key, want.az, want.table, fds[i]});
   }
   for (const auto& l : d.listening)
-    if (!is_wanted(l.address)) closed.insert(l.address);
-  auto to_close = std::make_shared<const std::vector<zones::HostPort>>(closed.begin(), closed.end());
+    if (!is_wanted(l.key)) closed.insert(l.key);
+  auto to_close = std::make_shared<const std::vector<ListenKey>>(closed.begin(), closed.end());
   for (size_t i = 0; i < d.workers.size(); ++i) {
     if (changes[i].empty() && to_close->empty()) continue;
     Worker& w = *d.workers[i];
@@ -1176,11 +1192,11 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
     w.post([&w, batch = std::move(batch), to_close] {
       for (const auto& c : *batch) {
         if (c.fd < 0)
-          w.retarget(c.hp, c.table, c.az);
+          w.retarget(c.key, c.table, c.az);
         else
-          w.adopt(c.hp, c.az, c.table, c.fd);
+          w.adopt(c.key, c.az, c.table, c.fd);
       }
-      for (const auto& hp : *to_close) w.close_listener(hp);
+      for (ListenKey key : *to_close) w.close_listener(key);
     });
   }
   d.closed_recently = std::move(closed);
@@ -1293,7 +1309,7 @@ nlohmann::json Relay::status() const {
   std::lock_guard lk(impl_->mu);
   nlohmann::json endpoints = nlohmann::json::array();
   std::map<std::string, std::vector<std::string>> listeners;
-  for (const auto& l : impl_->listening) listeners[l.endpoint->id()].push_back(zones::to_string(l.address));
+  for (const auto& l : impl_->listening) listeners[l.endpoint->id()].push_back(zones::to_string(host_port(l.key)));
   for (const EndpointStats* es : impl_->sorted_endpoints()) {
     const std::string& id = es->id;
     nlohmann::json rejected = nlohmann::json::object();
