@@ -134,7 +134,7 @@ struct TargetStats {
 
 // Counters of one endpoint, kept across snapshots while the endpoint is configured.
 struct EndpointStats {
-  std::string id;                                        // set once: Relay::Impl::endpoint_stats keys view it
+  std::string id;                                        // set once: Relay::Impl::endpoint_stats is sorted by it
   std::string name, service;                             // written and read under Relay::Impl::mu
   zones::EndpointState state = zones::EndpointState::PendingAcceptance;  // likewise
   std::atomic<uint32_t> active{0};
@@ -142,9 +142,18 @@ struct EndpointStats {
   std::atomic<uint64_t> to_target{0};
   std::atomic<uint64_t> to_client{0};
   std::array<std::atomic<uint64_t>, kRelayErrors> rejected{};
-  // Connections per target address: nodes are inserted under Relay::Impl::mu and never removed while the
-  // stats live, so workers may keep pointers to the counters.
-  std::map<zones::HostPort, std::unique_ptr<std::atomic<uint64_t>>> per_target;
+  // Connections per target address, sorted by address: entries are added under Relay::Impl::mu and never
+  // removed while the stats live, and each counter is an allocation of its own, so workers may keep pointers
+  // to the counters. A vector: most services have a target or two (a map was 56 bytes more per endpoint).
+  std::vector<std::pair<zones::HostPort, std::unique_ptr<std::atomic<uint64_t>>>> per_target;
+
+  std::atomic<uint64_t>* counter_for(const zones::HostPort& target) {
+    auto it = std::lower_bound(per_target.begin(), per_target.end(), target,
+                               [](const auto& e, const zones::HostPort& t) { return e.first < t; });
+    if (it == per_target.end() || it->first != target)
+      it = per_target.emplace(it, target, std::make_unique<std::atomic<uint64_t>>(0));
+    return it->second.get();
+  }
 };
 
 // A service's relay settings as of one snapshot; immutable once built.
@@ -944,16 +953,14 @@ struct Relay::Impl {
 
   // Shared with readers (collect, status, unhealthy_targets, the health callback).
   mutable std::mutex mu;
-  // By endpoint id; each key views its value's `id`, so the map holds no second copy of 100,000 ids. Hashed:
-  // an update looks up every endpoint; the readers that list them sort first (sorted_endpoints).
-  std::unordered_map<std::string_view, std::shared_ptr<EndpointStats>> endpoint_stats;
+  // Sorted by id: an update finds each endpoint's counters by binary search, readers list them in order, and an
+  // entry is one pointer (a hash map of views was 72 bytes an endpoint).
+  std::vector<std::shared_ptr<EndpointStats>> endpoint_stats;
 
-  std::vector<const EndpointStats*> sorted_endpoints() const {
-    std::vector<const EndpointStats*> out;
-    out.reserve(endpoint_stats.size());
-    for (const auto& [id, es] : endpoint_stats) out.push_back(es.get());
-    std::sort(out.begin(), out.end(), [](const EndpointStats* a, const EndpointStats* b) { return a->id < b->id; });
-    return out;
+  std::shared_ptr<EndpointStats> find_endpoint(std::string_view id) const {
+    auto it = std::lower_bound(endpoint_stats.begin(), endpoint_stats.end(), id,
+                               [](const auto& es, std::string_view i) { return es->id < i; });
+    return it != endpoint_stats.end() && (*it)->id == id ? *it : nullptr;
   }
   std::map<std::pair<std::string, zones::HostPort>, std::shared_ptr<TargetStats>> target_stats;
   std::vector<Listening> listening;  // sorted by address; written by the control thread under mu
@@ -1072,16 +1079,14 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
     auto listeners_of = [&m](const zones::EndpointModel& em) -> const std::vector<uint16_t>& {
       return m.services[em.service].config->load_balancer.listeners;
     };
-    std::unordered_map<std::string_view, std::shared_ptr<EndpointStats>> endpoints;
+    std::vector<std::shared_ptr<EndpointStats>> endpoints;
     endpoints.reserve(static_cast<size_t>(std::count_if(m.endpoints.begin(), m.endpoints.end(),
                                                         [&](const auto& em) { return !listeners_of(em).empty(); })));
     for (const auto& em : m.endpoints) {
       const auto& listeners = listeners_of(em);
       if (listeners.empty()) continue;
-      std::shared_ptr<EndpointStats> es;
-      if (auto it = d.endpoint_stats.find(em.id); it != d.endpoint_stats.end()) {
-        es = it->second;
-      } else {
+      std::shared_ptr<EndpointStats> es = d.find_endpoint(em.id);
+      if (!es) {
         es = std::make_shared<EndpointStats>();
         es->id = em.id;
       }
@@ -1089,17 +1094,14 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
       es->name = em.config->name;
       es->service = service->name;
       es->state = em.state;
-      endpoints.emplace(std::string_view(es->id), es);
+      endpoints.push_back(es);
       if (em.state != zones::EndpointState::Available) continue;
 
       auto table = std::make_shared<EndpointTable>();
       table->service = service;
       table->stats = es;
-      for (const auto& t : service->targets) {
-        auto& slot = es->per_target[t->address];
-        if (!slot) slot = std::make_unique<std::atomic<uint64_t>>(0);
-        table->per_target.push_back(slot.get());
-      }
+      table->per_target.reserve(service->targets.size());
+      for (const auto& t : service->targets) table->per_target.push_back(es->counter_for(t->address));
       for (const auto& eni : em.enis) {
         live.push_back({es, eni.address});
         for (uint16_t port : listeners)
@@ -1107,6 +1109,7 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
       }
     }
     d.target_stats = std::move(targets);
+    std::sort(endpoints.begin(), endpoints.end(), [](const auto& a, const auto& b) { return a->id < b->id; });
     d.endpoint_stats = std::move(endpoints);
   }
 
@@ -1267,26 +1270,26 @@ void Relay::stop() {
 
 void Relay::collect(zones::MetricsWriter& w) const {
   std::lock_guard lk(impl_->mu);
-  const auto eps = impl_->sorted_endpoints();
+  const auto& eps = impl_->endpoint_stats;
   const auto& tgs = impl_->target_stats;
 
   w.family("vpced_relay_connections_total", "counter", "Connections relayed to a target, per endpoint.");
-  for (const EndpointStats* es : eps)
+  for (const auto& es : eps)
     for (const auto& [addr, n] : es->per_target) {
       const std::string t = zones::to_string(addr);
       w.sample("vpced_relay_connections_total", {{"endpoint", es->id}, {"target", t}}, double(n->load()));
     }
   w.family("vpced_relay_active_connections", "gauge", "Open consumer connections, per endpoint.");
-  for (const EndpointStats* es : eps)
+  for (const auto& es : eps)
     w.sample("vpced_relay_active_connections", {{"endpoint", es->id}}, double(es->active.load()));
   w.family("vpced_relay_bytes_total", "counter", "Bytes relayed, per endpoint and direction.");
-  for (const EndpointStats* es : eps) {
+  for (const auto& es : eps) {
     w.sample("vpced_relay_bytes_total", {{"endpoint", es->id}, {"direction", "to_target"}}, double(es->to_target.load()));
     w.sample("vpced_relay_bytes_total", {{"endpoint", es->id}, {"direction", "to_client"}}, double(es->to_client.load()));
   }
   w.family("vpced_relay_rejected_connections_total", "counter",
            "Consumer connections reset before reaching a target, per endpoint and reason.");
-  for (const EndpointStats* es : eps)
+  for (const auto& es : eps)
     for (size_t r = 0; r < kRelayErrors; ++r)
       w.sample("vpced_relay_rejected_connections_total", {{"endpoint", es->id}, {"reason", to_string(RelayError(r))}},
                double(es->rejected[r].load()));
@@ -1310,7 +1313,7 @@ nlohmann::json Relay::status() const {
   nlohmann::json endpoints = nlohmann::json::array();
   std::map<std::string, std::vector<std::string>> listeners;
   for (const auto& l : impl_->listening) listeners[l.endpoint->id()].push_back(zones::to_string(host_port(l.key)));
-  for (const EndpointStats* es : impl_->sorted_endpoints()) {
+  for (const auto& es : impl_->endpoint_stats) {
     const std::string& id = es->id;
     nlohmann::json rejected = nlohmann::json::object();
     for (size_t r = 0; r < kRelayErrors; ++r) rejected[std::string(to_string(RelayError(r)))] = es->rejected[r].load();
