@@ -26,6 +26,7 @@
 #include <system_error>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "proxy/asio.hpp"
 #include "proxy/balancer.hpp"
@@ -248,13 +249,27 @@ zones::HostPort host_port(ListenKey k) {
   return {zones::IpAddr::from_v4({static_cast<uint32_t>(k >> 16)}), static_cast<uint16_t>(k)};
 }
 
-// 48 bytes: a relay listens on every ENI × listener port (15,000 listeners for the 20,000-name bench config).
+// 40 bytes, the key included: a relay listens on every ENI × listener port (15,000 listeners for the
+// 20,000-name bench config). A worker holds its listeners in a hash set by key; what a later snapshot changes
+// (endpoint, AZ) is mutable, the key and socket are not.
 struct Listener {
-  std::shared_ptr<const EndpointTable> endpoint;  // replaced by later snapshots; read at each accept
-  const std::string* eni_az = nullptr;            // interned by the relay (Relay::Impl::az_names)
-  Clock::time_point resume;                       // paused after an accept error (EMFILE…) until then
+  mutable std::shared_ptr<const EndpointTable> endpoint;  // replaced by later snapshots; read at each accept
+  mutable const std::string* eni_az = nullptr;            // interned by the relay (Relay::Impl::az_names)
   ListenKey key = 0;
   int fd = -1;
+};
+struct ListenerKey {
+  using is_transparent = void;
+  size_t operator()(ListenKey k) const { return std::hash<ListenKey>{}(k); }
+  size_t operator()(const Listener& l) const { return (*this)(l.key); }
+  bool operator()(const Listener& a, const Listener& b) const { return a.key == b.key; }
+  bool operator()(ListenKey a, const Listener& b) const { return a == b.key; }
+  bool operator()(const Listener& a, ListenKey b) const { return a.key == b; }
+};
+// A listener paused after an accept error (EMFILE…), and when it resumes.
+struct Paused {
+  const Listener* listener;
+  Clock::time_point resume;
 };
 
 // Tags in the low bits of epoll_event.data.u64 (connections and listeners are at least 8-aligned).
@@ -318,7 +333,7 @@ class Worker {
   ~Worker() {
     stopping = true;
     run_tasks();
-    for (auto& [hp, l] : listeners_) ::close(l.fd);
+    for (const Listener& l : listeners_) ::close(l.fd);
     listeners_.clear();
     abort_all();
     reap();
@@ -356,7 +371,7 @@ class Worker {
         switch (data & kTagMask) {
           case kTagClient: on_event(*static_cast<Conn*>(p), 0, events[k].events); break;
           case kTagTarget: on_event(*static_cast<Conn*>(p), 1, events[k].events); break;
-          case kTagListener: on_accept(*static_cast<Listener*>(p)); break;
+          case kTagListener: on_accept(*static_cast<const Listener*>(p)); break;
           case kTagWake: {
             uint64_t count;
             (void)!::read(wake_fd_, &count, sizeof count);
@@ -382,29 +397,30 @@ class Worker {
       return;
     }
     close_listener(key);
-    Listener& l = listeners_.try_emplace(key, Listener{std::move(table), az, {}, key, fd}).first->second;
+    const auto it = listeners_.insert(Listener{std::move(table), az, key, fd}).first;
+    const Listener& l = *it;
     // Level-triggered: a listener that stops after a burst of accepts is reported again by the next wait.
     epoll_event ev{EPOLLIN, {.u64 = tagged(&l, kTagListener)}};
     if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
       log_("relay: cannot watch listener " + zones::to_string(host_port(key)) + ": " + std::strerror(errno));
       ::close(fd);
-      listeners_.erase(key);
+      listeners_.erase(it);
     }
   }
 
   // A kept listener: new connections use `table` (new service settings, or another endpoint on the address).
   void retarget(ListenKey key, std::shared_ptr<const EndpointTable> table, const std::string* az) {
     if (auto it = listeners_.find(key); it != listeners_.end()) {
-      it->second.endpoint = std::move(table);
-      it->second.eni_az = az;
+      it->endpoint = std::move(table);
+      it->eni_az = az;
     }
   }
 
   void close_listener(ListenKey key) {
     auto it = listeners_.find(key);
     if (it == listeners_.end()) return;
-    std::erase(paused_, &it->second);
-    ::close(it->second.fd);  // also leaves the epoll set
+    std::erase_if(paused_, [&](const Paused& p) { return p.listener == &*it; });
+    ::close(it->fd);  // also leaves the epoll set
     listeners_.erase(it);
   }
 
@@ -416,7 +432,7 @@ class Worker {
   // stop(): no new connections; the loop ends when the open ones have finished.
   void begin_stop() {
     stopping = true;
-    for (auto& [hp, l] : listeners_) ::close(l.fd);
+    for (const Listener& l : listeners_) ::close(l.fd);
     listeners_.clear();
     paused_.clear();
   }
@@ -450,7 +466,7 @@ class Worker {
     };
     for (const auto& [timeout, q] : timers_)
       if (q.head) earlier(q.head->deadline);
-    for (const Listener* l : paused_) earlier(l->resume);
+    for (const Paused& p : paused_) earlier(p.resume);
     if (!next) return -1;
     const auto left = std::chrono::ceil<milliseconds>(*next - Clock::now()).count();
     return left <= 0 ? 0 : static_cast<int>(std::min<int64_t>(left, INT32_MAX));
@@ -503,13 +519,12 @@ class Worker {
         }
       }
     for (auto it = paused_.begin(); it != paused_.end();) {
-      Listener* l = *it;
-      if (l->resume > now_) {
+      if (it->resume > now_) {
         ++it;
         continue;
       }
-      epoll_event ev{EPOLLIN, {.u64 = tagged(l, kTagListener)}};
-      ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, l->fd, &ev);
+      epoll_event ev{EPOLLIN, {.u64 = tagged(it->listener, kTagListener)}};
+      ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, it->listener->fd, &ev);
       it = paused_.erase(it);
     }
   }
@@ -572,7 +587,7 @@ class Worker {
   // Accepts what is queued with accept4(): the new socket comes non-blocking with the consumer's address, so
   // setting a connection up costs no fcntl, getpeername or getsockname (the local address is the listener's
   // own), and it inherits TCP_NODELAY from the listener.
-  void on_accept(Listener& l) {
+  void on_accept(const Listener& l) {
     for (int burst = 0; burst < kAcceptBurst; ++burst) {
       sockaddr_storage ss;
       socklen_t len = sizeof ss;
@@ -582,8 +597,7 @@ class Worker {
         // EMFILE and friends: pause the listener instead of spinning (Asio's throttling_proxy example).
         log_("relay: accept on " + zones::to_string(host_port(l.key)) + ": " + std::strerror(errno));
         ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, l.fd, nullptr);
-        l.resume = now_ + accept_backoff_;
-        paused_.push_back(&l);
+        paused_.push_back({&l, now_ + accept_backoff_});
         return;
       }
       // The endpoint's slot is reserved before anything else (reap() gives it back); over the limit the
@@ -890,8 +904,8 @@ class Worker {
   std::mutex tasks_mu_;
   std::vector<std::function<void()>> tasks_;
 
-  std::unordered_map<ListenKey, Listener> listeners_;  // nodes stay put (rehashing moves none): epoll events point at them
-  std::vector<Listener*> paused_;
+  std::unordered_set<Listener, ListenerKey, ListenerKey> listeners_;  // nodes stay put (rehashing moves none): epoll events point at them
+  std::vector<Paused> paused_;
   Conn* conns_ = nullptr;
   size_t conn_count_ = 0;
   std::vector<Conn*> graveyard_;
