@@ -5,10 +5,14 @@
 #include <arpa/inet.h>
 #include <poll.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "../fixture.hpp"
 #include "proxy/relay.hpp"
@@ -252,4 +256,61 @@ TEST_CASE("a reload that removes a service's load balancer resets its open conne
   CHECK(::recv(client, buf, sizeof buf, 0) <= 0);
   ::close(client);
   for (int fd : targets) ::close(fd);
+}
+
+TEST_CASE("a listener that runs out of descriptors pauses, and accepts the waiting connection after the backoff",
+          "[relay]") {
+  const uint16_t port = free_port();
+  std::mutex mu;
+  std::vector<std::string> logs;
+  proxy::RelayOptions options;
+  options.accept_backoff_ms = 50;
+  proxy::RelayCallbacks callbacks;
+  callbacks.log = [&](std::string_view line) {
+    std::lock_guard lk(mu);
+    logs.emplace_back(line);
+  };
+  proxy::Relay relay(options, callbacks);
+  relay.start();
+  REQUIRE(relay.update(testing::snapshot_of(config_on(port))).empty());
+  const std::string accept_error = "relay: accept on 127.16.1.10:" + std::to_string(port) + ": ";
+  const auto logged = [&] {
+    std::lock_guard lk(mu);
+    return std::any_of(logs.begin(), logs.end(), [&](const std::string& l) { return l.starts_with(accept_error); });
+  };
+
+  // The client's socket exists before the limit (connect needs no new descriptor). Then the soft limit goes
+  // down to the lowest free descriptor, so the relay's accept4 fails with EMFILE while the kernel keeps the
+  // completed connection queued.
+  const int client = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(client >= 0);
+  rlimit saved{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  const int lowest = ::dup(0);
+  REQUIRE(lowest >= 0);
+  ::close(lowest);
+  rlimit tight = saved;
+  tight.rlim_cur = static_cast<rlim_t>(lowest);
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &tight) == 0);
+  const sockaddr_in sa = ipv4("127.16.1.10", port);
+  const int rc = ::connect(client, reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+  bool paused = false;
+  for (int i = 0; i < 200 && !paused; ++i) {
+    paused = logged();
+    if (!paused) ::usleep(10000);
+  }
+  const uint64_t accepted_while_short = endpoint_status(relay.status(), "app")["connections_total"];
+  ::setrlimit(RLIMIT_NOFILE, &saved);  // restored before any REQUIRE below could leave the test
+  REQUIRE(rc == 0);
+  REQUIRE(paused);
+  CHECK(accepted_while_short == 0);
+
+  // Descriptors again: the listener resumes after the backoff and takes the connection that waited.
+  bool accepted = false;
+  for (int i = 0; i < 200 && !accepted; ++i) {
+    accepted = endpoint_status(relay.status(), "app")["connections_total"] == 1;
+    if (!accepted) ::usleep(10000);
+  }
+  CHECK(accepted);
+  ::close(client);
 }
