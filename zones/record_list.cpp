@@ -43,23 +43,28 @@ void RecordList::push_back(RecordRef r) {
     push_back(copy);
     return;
   }
-  if (r.owner.size() > UINT16_MAX || r.rdata.size() > UINT16_MAX || r.type.size() > UINT8_MAX)
+  if (r.owner.size() > kMaxOwner || r.rdata.size() > UINT16_MAX || r.type.size() > UINT8_MAX)
     throw std::length_error("zone records: a field is too long: " + std::string(r.owner.substr(0, 255)));
   Entry e;
   e.ttl = r.ttl;
-  e.owner_len = static_cast<uint16_t>(r.owner.size());
-  e.type_len = static_cast<uint8_t>(r.type.size());
-  e.rdata_len = static_cast<uint16_t>(r.rdata.size());
-  // Records come sorted by owner and type: most repeat the previous record's, which is then shared. The
-  // comparison reads text_ before store() may move it.
-  const RecordRef last = empty() ? RecordRef{} : back();
-  const bool same_owner = !empty() && last.owner == r.owner;
-  const bool same_type = !empty() && last.type == r.type;
-  const Entry prev = empty() ? Entry{} : entries_.back();
-  e.owner = same_owner ? prev.owner : store(r.owner);
-  e.type = same_type ? prev.type : store(r.type);
+  e.owner_len = static_cast<uint32_t>(r.owner.size());
+  e.rdata_len = static_cast<uint32_t>(r.rdata.size());
+  e.type = type_index(r.type);
+  // Records come sorted by owner and type: most repeat the previous record's owner, which is then shared.
+  // The comparison reads text_ before store() may move it.
+  const bool same_owner = !empty() && back().owner == r.owner;
+  e.owner = same_owner ? entries_.back().owner : store(r.owner);
   e.rdata = store(r.rdata);
   entries_.push_back(e);
+}
+
+uint32_t RecordList::type_index(std::string_view t) {
+  for (size_t i = 0; i < types_.size(); ++i)
+    if (std::string_view(text_.data() + types_[i].offset, types_[i].length) == t) return static_cast<uint32_t>(i);
+  if (types_.size() == kMaxTypes)
+    throw std::length_error("zone records: more than " + std::to_string(kMaxTypes) + " record types in one zone");
+  types_.push_back({store(t), static_cast<uint8_t>(t.size())});
+  return static_cast<uint32_t>(types_.size() - 1);
 }
 
 void RecordList::append(const RecordList& other) {
@@ -73,10 +78,13 @@ void RecordList::append(const RecordList& other) {
   const auto base = static_cast<uint32_t>(text_.size());
   text_.reserve(text_.size() + other.text_.size() + kSpareText);
   text_.insert(text_.end(), other.text_.begin(), other.text_.end());
+  // The other list's type indexes, as this list's (the types' text was copied with the rest).
+  std::vector<uint32_t> types;
+  for (const Type& t : other.types_) types.push_back(type_index({other.text_.data() + t.offset, t.length}));
   entries_.reserve(entries_.size() + other.entries_.size());
   for (Entry e : other.entries_) {
     e.owner += base;
-    e.type += base;
+    e.type = types[e.type];
     e.rdata += base;
     entries_.push_back(e);
   }
@@ -88,10 +96,6 @@ void RecordList::reserve(size_t records, size_t text_bytes) {
 }
 
 void RecordList::sort(size_t from, size_t to) {
-  const char* t = text_.data();
-  auto ref = [t](const Entry& e) {
-    return RecordRef{{t + e.owner, e.owner_len}, e.ttl, {t + e.type, e.type_len}, {t + e.rdata, e.rdata_len}};
-  };
   std::sort(entries_.begin() + static_cast<ptrdiff_t>(from), entries_.begin() + static_cast<ptrdiff_t>(to),
             [&](const Entry& a, const Entry& b) { return ref(a) < ref(b); });
 }
@@ -123,7 +127,7 @@ void RecordList::set_rdata(size_t i, std::string_view rdata) {
     if (text_.size() + copy.size() > text_.capacity()) text_.reserve(text_.size() + copy.size());
     e.rdata = store(copy);
   }
-  e.rdata_len = static_cast<uint16_t>(copy.size());
+  e.rdata_len = static_cast<uint32_t>(copy.size());
 }
 
 void RecordList::truncate(size_t n) {

@@ -44,11 +44,17 @@ struct RecordRef {
 void append_master_line(std::string& out, RecordRef r);
 
 class RecordList {
+  // 16 bytes a record (600,000 of them at 100,000 endpoints). A zone holds a handful of record types, so a
+  // record names its type by index into types_ instead of by offset and length.
   struct Entry {
-    uint32_t owner = 0, type = 0, rdata = 0;  // offsets into text_
+    uint32_t owner = 0, rdata = 0;  // offsets into text_
     uint32_t ttl = 0;
-    uint16_t owner_len = 0, rdata_len = 0;
-    uint8_t type_len = 0;
+    uint32_t owner_len : 12 = 0, type : 4 = 0, rdata_len : 16 = 0;
+  };
+  static_assert(sizeof(Entry) == 16);
+  struct Type {
+    uint32_t offset = 0;  // into text_
+    uint8_t length = 0;
   };
 
  public:
@@ -87,19 +93,20 @@ class RecordList {
   RecordList(std::initializer_list<Record> records);
 
   // Appends a record (copied first if it views this list's own text). An owner equal to the last record's is
-  // not stored again. Throws std::length_error for text that does not fit the entry's fields (a field over
-  // 65,535 bytes, 4 GiB in all).
+  // not stored again. Throws std::length_error for what does not fit the entry's fields: an owner over
+  // kMaxOwner bytes (a name's presentation form, every octet escaped, is at most ~1,010), rdata over 65,535,
+  // a type over 255, more than kMaxTypes distinct types in one list, 4 GiB of text in all.
   void push_back(RecordRef r);
   // Appends every record of `other` (the public zone's second half, written by a helper thread).
   void append(const RecordList& other);
   void reserve(size_t records, size_t text_bytes);
 
+  static constexpr size_t kMaxOwner = 4095, kMaxTypes = 16;
+
   size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
   RecordRef operator[](size_t i) const {
-    const Entry& e = entries_[i];
-    const char* t = text_.data();
-    return {{t + e.owner, e.owner_len}, e.ttl, {t + e.type, e.type_len}, {t + e.rdata, e.rdata_len}};
+    return ref(entries_[i]);
   }
   size_t text_size() const { return text_.size(); }
   RecordRef front() const { return (*this)[0]; }
@@ -120,17 +127,23 @@ class RecordList {
   // Keeps the first n records and only the text they use.
   void truncate(size_t n);
   // Bytes held (entries and text), for the state file's size estimate and memory accounting.
-  size_t bytes() const { return entries_.capacity() * sizeof(Entry) + text_.capacity(); }
+  size_t bytes() const { return entries_.capacity() * sizeof(Entry) + text_.capacity() + types_.capacity() * sizeof(Type); }
 
   bool operator==(const RecordList& other) const;
 
  private:
   uint32_t store(std::string_view s);
   bool views_text(std::string_view s) const;
-  uint32_t store_type(std::string_view t);
+  uint32_t type_index(std::string_view t);
+  RecordRef ref(const Entry& e) const {
+    const char* t = text_.data();
+    const Type& ty = types_[e.type];
+    return {{t + e.owner, e.owner_len}, e.ttl, {t + ty.offset, ty.length}, {t + e.rdata, e.rdata_len}};
+  }
 
   std::vector<char> text_;  // a vector: reserve() takes exactly what it is asked for
   std::vector<Entry> entries_;
+  std::vector<Type> types_;  // distinct types in order of first use
 };
 
 }  // namespace vpced::zones

@@ -18,7 +18,7 @@ std::vector<Record> version(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
   std::vector<Record> out;
   for (size_t i = 0; i < n; ++i)
-    out.push_back({"n" + std::to_string(rng() % 40) + ".example.", 60, rng() % 4 ? "A" : "AAAA",
+    out.push_back({std::string(1, 'n').append(std::to_string(rng() % 40)).append(".example."), 60, rng() % 4 ? "A" : "AAAA",
                    "10.0.0." + std::to_string(rng() % 3)});
   std::sort(out.begin(), out.end());
   out.insert(out.begin(), Record{"example.", 60, "SOA", "ns1.example. hostmaster.example. " + std::to_string(seed) + " 1 1 1 1"});

@@ -134,9 +134,32 @@ TEST_CASE("a field too long for a record list is refused", "[record_list]") {
   CHECK_THROWS_AS(l.push_back(Record{std::string(70000, 'a'), 60, "A", "10.0.0.1"}), std::length_error);
   CHECK_THROWS_AS(l.push_back(Record{"a.", 60, std::string(300, 'T'), "x"}), std::length_error);
   CHECK_THROWS_AS(l.push_back(Record{"a.", 60, "TXT", std::string(70000, 'x')}), std::length_error);
+  CHECK_THROWS_AS(l.push_back(Record{std::string(RecordList::kMaxOwner + 1, 'a'), 60, "A", "10.0.0.1"}),
+                  std::length_error);
   CHECK(l.empty());
-  l.push_back(Record{std::string(65535, 'a'), 60, "A", "10.0.0.1"});
-  CHECK(l[0].owner.size() == 65535);
+  l.push_back(Record{std::string(RecordList::kMaxOwner, 'a'), 60, "A", "10.0.0.1"});
+  CHECK(l[0].owner.size() == RecordList::kMaxOwner);
+  l.push_back(Record{"b.", 60, "TXT", std::string(65535, 'x')});
+  CHECK(l[1].rdata.size() == 65535);
+}
+
+TEST_CASE("a record list holds up to kMaxTypes record types, each stored once", "[record_list]") {
+  RecordList l;
+  for (size_t i = 0; i < RecordList::kMaxTypes; ++i)
+    l.push_back(Record{"a.", 60, "TYPE" + std::to_string(i + 1), "\\# 0"});
+  const size_t text = l.text_size();
+  l.push_back(Record{"b.", 60, "TYPE3", "\\# 0"});  // a known type adds only the owner and rdata
+  CHECK(l.text_size() == text + 2 + 4);
+  CHECK(l[RecordList::kMaxTypes].type == "TYPE3");
+  CHECK(l[0].type == "TYPE1");
+  CHECK_THROWS_AS(l.push_back(Record{"c.", 60, "TYPE99", "\\# 0"}), std::length_error);
+  CHECK(l.size() == RecordList::kMaxTypes + 1);
+  // Appending maps the other list's types onto this one's.
+  RecordList other{{"d.", 60, "TYPE2", "\\# 0"}, {"e.", 60, "TYPE5", "\\# 0"}};
+  l.append(other);
+  CHECK(l[l.size() - 2].type == "TYPE2");
+  CHECK(l[l.size() - 1].type == "TYPE5");
+  CHECK(l[l.size() - 1].owner == "e.");
 }
 
 TEST_CASE("a record list takes its own records and itself", "[record_list]") {
