@@ -476,6 +476,7 @@ void SnapshotBuilder::compile_zone(Compiler& compiler, Snapshot::View& view, uin
     node.any += answer_base;
   }
   if (helped.wildcard_a) helped.wildcard_a = *helped.wildcard_a + answer_base;
+  view.names.reserve(view.names.size() + own.nodes.size() + helped.nodes.size());
   for (const Run* run : {&own, &helped}) {
     for (const auto& [name, node] : run->nodes) view.names.insert(name, node);  // the first zone of a view keeps a name
     if (run->wildcard_a) {

@@ -56,3 +56,46 @@ TEST_CASE("lookups match a std::map over 50,000 names, through growth", "[name_t
   });
   CHECK(visited == reference.size());
 }
+
+TEST_CASE("names under one parent store the parent once", "[name_table]") {
+  NameTable<uint32_t> t;
+  t.reserve(1003);  // room for all: no rehash on the way (the 50,000-name test grows)
+  const std::string parent("\x08" "vpce-svc" "\x09" "us-east-1" "\x04" "vpce" "\x09" "amazonaws" "\x03" "com\0", 39);
+  for (uint32_t i = 0; i < 1000; ++i) {
+    const std::string label = "vpce-" + std::to_string(100000 + i);  // 11 bytes
+    CHECK(t.insert(std::string(1, static_cast<char>(label.size())) + label + parent, i));
+  }
+  // A second service's names, and the parents themselves as names.
+  const std::string other = std::string("\x09" "vpce-svc2", 10) + parent.substr(9);
+  CHECK(t.insert(std::string("\x03" "api", 4) + other, 5000));
+  CHECK(t.insert(parent, 6000));
+  CHECK(t.insert(std::string(1, '\0'), 7000));  // the root: no first label to split off
+  t.shrink_to_fit();
+  // 1,000 first labels of 12 bytes, "api", the parents once each (the root's too), the root name itself.
+  CHECK(t.text_bytes() < 1000 * 12 + 4 + parent.size() + other.size() + parent.size() + 8);
+  CHECK(*t.find(std::string(1, '\x0b') + "vpce-100999" + parent) == 999);
+  CHECK(t.find(std::string(1, '\x0b') + "vpce-101000" + parent) == nullptr);
+  CHECK(*t.find(std::string("\x03" "api", 4) + other) == 5000);
+  CHECK(t.find(std::string("\x03" "api", 4) + parent) == nullptr);  // same label, other parent
+  CHECK(*t.find(parent) == 6000);
+  CHECK(*t.find(std::string(1, '\0')) == 7000);
+  // A name lookup never matches a first label and a parent that only add up to it in length.
+  CHECK(t.find(std::string(1, '\x0b') + "vpce-100999" + other) == nullptr);
+}
+
+TEST_CASE("a name table keeps names that are no wire names whole", "[name_table]") {
+  NameTable<int> t;
+  const std::string long_name(300, 'x');          // longer than any wire name
+  const std::string bad_label("\x40" "abc", 4);  // a first label running past the end
+  CHECK(t.insert(long_name, 1));
+  CHECK(t.insert(bad_label, 2));
+  CHECK(t.insert("", 3));
+  CHECK_FALSE(t.insert(long_name, 4));
+  CHECK(*t.find(long_name) == 1);
+  CHECK(*t.find(bad_label) == 2);
+  CHECK(*t.find("") == 3);
+  CHECK(t.find(long_name.substr(1)) == nullptr);
+  std::map<std::string, int> seen;
+  t.for_each([&](std::string_view name, int v) { seen[std::string(name)] = v; });
+  CHECK(seen == std::map<std::string, int>{{long_name, 1}, {bad_label, 2}, {"", 3}});
+}
