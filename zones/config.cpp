@@ -956,7 +956,7 @@ class Loader {
       if (s->value.empty()) {
         error(s->pos, "endpoints.service: must not be empty");
       } else {
-        ep.service = s->value;
+        ep.service = cfg_.strings->intern(s->value);
         src.service = s->pos;
       }
     }
@@ -968,15 +968,17 @@ class Loader {
       else
         ep.principal = cfg_.strings->intern(s->value), src.principal = s->pos;
     }
+    std::vector<std::string_view> subnets;
     each(require(t, "subnets", "[[endpoints]]"), "endpoints.subnets", true,
          "an endpoint needs a subnet in at least one AZ", [&](const toml::node* e) {
            auto s = str_matching(e, "endpoints.subnets", kSubnetId, kSubnetLike);
            if (!s) return;
-           if (std::find(ep.subnets.begin(), ep.subnets.end(), s->value) != ep.subnets.end())
+           if (std::find(subnets.begin(), subnets.end(), s->value) != subnets.end())
              return error(s->pos, "endpoints.subnets: subnet " + quote(s->value) + " is listed twice");
-           ep.subnets.push_back(cfg_.strings->intern(s->value));
+           subnets.push_back(cfg_.strings->intern(s->value));
            src.subnets.push_back(s->pos);
          });
+    ep.subnets = cfg_.strings->intern_list(subnets);
     if (const toml::node* n = t.get("private_dns_enabled")) {
       if (auto b = boolean(n, "endpoints.private_dns_enabled")) {
         ep.private_dns_enabled = *b;
@@ -994,7 +996,13 @@ class Loader {
           error(s->pos, "endpoints.addresses: expected an IPv4 address like \"10.0.1.10\", got " + quote(s->value));
           continue;
         }
-        ep.addresses[subnet] = *ip;
+        const std::string_view key = cfg_.strings->intern(subnet);
+        auto at = std::lower_bound(ep.addresses.begin(), ep.addresses.end(), key,
+                                   [](const auto& a, std::string_view k) { return a.first < k; });
+        if (at != ep.addresses.end() && at->first == key)
+          at->second = *ip;
+        else
+          ep.addresses.insert(at, {key, *ip});
         src.address_value[subnet] = s->pos;
       }
     }
@@ -1208,15 +1216,15 @@ class Loader {
           error(key_pos, "endpoints.addresses: " + quote(subnet) + " is not one of the endpoint's subnets");
           continue;
         }
-        auto addr = ep.addresses.find(subnet);
-        if (addr == ep.addresses.end()) continue;  // a bad address, reported
+        const Ipv4* addr = ep.pinned(subnet);
+        if (!addr) continue;  // a bad address, reported
         const SourcePos& at = src.address_value.at(subnet);
-        const std::string shown = quote(to_string(addr->second));
+        const std::string shown = quote(to_string(*addr));
         if (auto it = subnet_by_id_.find(subnet); it != subnet_by_id_.end()) {
           const SubnetConfig& sn = cfg_.vpcs[it->second.first].subnets[it->second.second];
           if (vpc_src_[it->second.first].subnets[it->second.second].cidr_ok) {
-            uint32_t a = addr->second.value;
-            if (!sn.cidr.contains(IpAddr::from_v4(addr->second))) {
+            uint32_t a = addr->value;
+            if (!sn.cidr.contains(IpAddr::from_v4(*addr))) {
               error(at, "endpoints.addresses: " + shown + " is outside subnet " + quote(subnet) + " (" +
                             to_string(sn.cidr) + ")");
               continue;
@@ -1229,7 +1237,7 @@ class Loader {
             }
           }
         }
-        if (auto [it, fresh] = pinned_by.emplace(addr->second, ep.name); !fresh)
+        if (auto [it, fresh] = pinned_by.emplace(*addr, ep.name); !fresh)
           error(at, "endpoints.addresses: " + shown + " is already pinned by endpoint " + quote(it->second));
       }
     }
@@ -1352,6 +1360,15 @@ std::string_view StringPool::intern(std::string_view s) {
   const std::string& kept = strings_.emplace_back(s);
   index_.insert(kept);
   return kept;
+}
+
+std::span<const std::string_view> StringPool::intern_list(const std::vector<std::string_view>& list) {
+  if (list.empty()) return {};
+  if (auto it = list_index_.find(list); it != list_index_.end()) return it->second;
+  const auto& kept = lists_.emplace_back(list);
+  const std::span<const std::string_view> view(kept);
+  list_index_.emplace(list, view);
+  return view;
 }
 
 std::optional<Config> load_config_text(std::string_view text, const std::filesystem::path& file, Diagnostics& diags,

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -162,25 +163,40 @@ class StringPool {
   StringPool(const StringPool&) = delete;  // a copy's index would view the original's strings
   StringPool& operator=(const StringPool&) = delete;
   std::string_view intern(std::string_view s);
-  // Drops the index once the config is read: only loading looks strings up (and with mostly distinct values
+  // A list of interned strings, held once however many endpoints list the same (the subnets of a VPC).
+  std::span<const std::string_view> intern_list(const std::vector<std::string_view>& list);
+  // Drops the indexes once the config is read: only loading looks strings up (and with mostly distinct values
   // the index would cost more than the copies it saves).
-  void seal() { index_ = {}; }
+  void seal() {
+    index_ = {};
+    list_index_ = {};
+  }
 
  private:
   std::deque<std::string> strings_;  // a deque: no string moves, so the views stay valid
   std::unordered_set<std::string_view> index_;
+  std::deque<std::vector<std::string_view>> lists_;  // likewise: no list moves
+  std::map<std::vector<std::string_view>, std::span<const std::string_view>> list_index_;
 };
 
+// One per endpoint (100,000 in the large configs): what repeats across endpoints lives once in Config::strings.
 struct EndpointConfig {
   std::string name;
   std::optional<std::string> id;                  // pinned "vpce-" + 17 hex
   std::string_view vpc;                           // in Config::strings
-  std::string service;                            // service name (config name) or service id
+  std::string_view service;                       // service name (config name) or service id, in Config::strings
   std::string_view principal;                     // ARN, in Config::strings
-  std::vector<std::string_view> subnets;          // subnet ids, in Config::strings
+  std::span<const std::string_view> subnets;      // subnet ids: a list in Config::strings
   std::optional<bool> private_dns_enabled;        // unset: true when the service has a private DNS name
-  std::map<std::string, Ipv4> addresses;          // subnet id → pinned ENI address
+  // Pinned ENI addresses, sorted by subnet id (views into Config::strings); mostly none.
+  std::vector<std::pair<std::string_view, Ipv4>> addresses;
   SourcePos pos;
+
+  const Ipv4* pinned(std::string_view subnet) const {
+    for (const auto& [s, a] : addresses)
+      if (s == subnet) return &a;
+    return nullptr;
+  }
 };
 
 struct Config {

@@ -207,22 +207,42 @@ principal = "arn:aws:iam::444455556666:root"
 subnets = ["subnet-0a00001c"]
 private_dns_enabled = false
 )";
+  // A third with the second's subnet list: the list itself is held once.
+  const std::string third = R"(
+[[endpoints]]
+name = "reports-to-orders"
+vpc = "vpc-0a000001"
+service = "orders"
+principal = "arn:aws:iam::444455556666:root"
+subnets = ["subnet-0a00001c"]
+private_dns_enabled = false
+addresses = { "subnet-0a00001c" = "127.16.3.20" }
+)";
   std::optional<Config> copy;
   {
-    Config c = load_ok(text);
-    REQUIRE(c.endpoints.size() == 2);
-    const EndpointConfig &a = c.endpoints[0], &b = c.endpoints[1];
+    Config c = load_ok(text + third);
+    REQUIRE(c.endpoints.size() == 3);
+    const EndpointConfig &a = c.endpoints[0], &b = c.endpoints[1], &t = c.endpoints[2];
     CHECK(a.vpc.data() == b.vpc.data());
     CHECK(a.principal.data() == b.principal.data());
+    CHECK(a.service.data() == b.service.data());
     REQUIRE(a.subnets.size() == 2);
     CHECK(a.subnets[1].data() == b.subnets[0].data());
     CHECK(a.subnets[0].data() != b.subnets[0].data());
+    CHECK(b.subnets.data() == t.subnets.data());
+    CHECK(a.subnets.data() != b.subnets.data());
+    REQUIRE(t.pinned("subnet-0a00001c"));
+    CHECK(*t.pinned("subnet-0a00001c") == *parse_ipv4("127.16.3.20"));
+    CHECK(t.pinned("subnet-0a00001a") == nullptr);
     copy = c;
   }  // the loaded config is gone; the copy's views point into the pool both shared
   const EndpointConfig& b = copy->endpoints[1];
   CHECK(b.vpc == "vpc-0a000001");
+  CHECK(b.service == "orders");
   CHECK(b.principal == "arn:aws:iam::444455556666:root");
-  CHECK(b.subnets == std::vector<std::string_view>{"subnet-0a00001c"});
+  CHECK(std::vector<std::string_view>(b.subnets.begin(), b.subnets.end()) ==
+        std::vector<std::string_view>{"subnet-0a00001c"});
+  CHECK(copy->endpoints[2].addresses.front().first == "subnet-0a00001c");
 }
 
 TEST_CASE("explicit values are read") {
@@ -266,8 +286,8 @@ interval = "30s"
   const EndpointConfig& ep = c.endpoints[0];
   CHECK(ep.id == "vpce-0123456789abcdef0");
   CHECK(ep.private_dns_enabled == false);
-  REQUIRE(ep.addresses.count("subnet-0a00001a"));
-  CHECK(to_string(ep.addresses.at("subnet-0a00001a")) == "127.16.1.10");
+  REQUIRE(ep.pinned("subnet-0a00001a"));
+  CHECK(to_string(*ep.pinned("subnet-0a00001a")) == "127.16.1.10");
   CHECK(to_string(c.verify.resolvers.at(0)) == "127.0.0.1:53");
   CHECK(to_string(c.verify.nameservers.at("example.com").at(0)) == "127.0.0.1:5399");
   CHECK(c.verify.mode == VerifyMode::Recursive);
@@ -992,7 +1012,7 @@ TEST_CASE("pinned ENI addresses") {
   };
   SECTION("a usable address") {
     Config c = load_ok(pin("127.16.1.4"));
-    CHECK(to_string(c.endpoints[0].addresses.at("subnet-0a00001a")) == "127.16.1.4");
+    CHECK(to_string(*c.endpoints[0].pinned("subnet-0a00001a")) == "127.16.1.4");
     load_ok(pin("127.16.1.254"));
   }
   SECTION("outside the subnet") {
