@@ -58,7 +58,7 @@ json describe_json(const Model& model) {
     for (const auto& name : dns_entries(model, e)) entries.push_back({{"DnsName", name}});
     json enis = json::array();
     for (const auto& eni : e.enis)
-      enis.push_back({{"SubnetId", eni.subnet_id},
+      enis.push_back({{"SubnetId", eni.subnet_id()},
                       {"AvailabilityZone", eni.az->name},
                       {"AvailabilityZoneId", eni.az->id},
                       {"PrivateIpAddress", to_string(eni.address)}});
@@ -88,7 +88,10 @@ std::string describe_text(const Model& model) {
     out << "  base name   " << s.base_name << "\n";
     out << "  owner       " << c.owner << "\n";
     out << "  azs        ";
-    for (const auto& az : s.azs) out << " " << az.id << (az.name.empty() ? "" : " (" + az.name + ")");
+    for (const auto& az : s.azs) {
+      out << " " << az.id;
+      if (!az.name.empty()) out << " (" << az.name << ")";
+    }
     out << "\n  acceptance  " << (c.acceptance_required ? "required" : "automatic") << "\n";
     if (c.private_dns_name && s.token) {
       out << "  private dns " << *c.private_dns_name << "  " << to_string(s.dns_name_state) << "\n";
@@ -102,7 +105,7 @@ std::string describe_text(const Model& model) {
     out << "  vpc         " << model.config.vpcs.at(e.vpc).id << "\n";
     out << "  service     " << s.config->name << " (" << s.service_name << ")\n";
     for (const auto& eni : e.enis)
-      out << "  eni         " << to_string(eni.address) << "  " << eni.subnet_id << "  " << eni.az->name << " ("
+      out << "  eni         " << to_string(eni.address) << "  " << eni.subnet_id() << "  " << eni.az->name << " ("
           << eni.az->id << ")\n";
     for (const auto& name : dns_entries(model, e)) out << "  dns         " << name << "\n";
   }

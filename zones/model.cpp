@@ -36,7 +36,7 @@ const AccountConfig* find_account(const Config& c, std::string_view id) {
   return nullptr;
 }
 
-std::string az_name_for(const AccountConfig* account, std::string_view az_id) {
+std::string_view az_name_for(const AccountConfig* account, std::string_view az_id) {
   if (!account) return {};
   for (const auto& [name, id] : account->az_names)
     if (id == az_id) return name;
@@ -82,7 +82,8 @@ std::shared_ptr<const Model> build_model(Config config, const IdentityState& ide
     sm.service_name = service_name(c.region.name, sm.id);
     sm.base_name = base_name(sm.id, c.region.name, c.region.dns_suffix);
     const AccountConfig* owner = find_account(c, s.owner);
-    for (const auto& az : s.azs) sm.azs.push_back({az, az_name_for(owner, az)});
+    sm.azs.reserve(s.azs.size());
+    for (const auto& az : s.azs) sm.azs.push_back({az, az_name_for(owner, az), {}});
     if (s.private_dns_name) {
       auto v = runtime.verification.find(s.name);
       if (v != runtime.verification.end()) sm.dns_name_state = v->second;
@@ -130,8 +131,8 @@ std::shared_ptr<const Model> build_model(Config config, const IdentityState& ide
       auto sn = std::find_if(v.subnets.begin(), v.subnets.end(), [&](const SubnetConfig& x) { return x.id == subnet_id; });
       if (sn == v.subnets.end()) continue;
       auto [az, fresh] = az_of_subnet.try_emplace(&*sn, nullptr);
-      if (fresh) az->second = &model->eni_azs.emplace_back(AzView{az_id_for(consumer, sn->az), sn->az});
-      Eni eni{subnet_id, az->second, {}};
+      if (fresh) az->second = &model->eni_azs.emplace_back(AzView{az_id_for(consumer, sn->az), sn->az, subnet_id});
+      Eni eni{az->second, {}};
       if (ident != identity.endpoints.end()) {
         if (auto a = ident->second.addresses.find(subnet_id); a != ident->second.addresses.end()) eni.address = a->second;
       }
