@@ -105,9 +105,9 @@ std::shared_ptr<const Model> build_model(Config config, const IdentityState& ide
     EndpointModel em;
     em.config = &e;
     auto svc = service_by_ref.find(e.service);
-    em.service = svc == service_by_ref.end() ? c.services.size() : svc->second;
+    em.service = static_cast<uint32_t>(svc == service_by_ref.end() ? c.services.size() : svc->second);
     auto vpc = vpc_by_id.find(e.vpc);
-    em.vpc = vpc == vpc_by_id.end() ? c.vpcs.size() : vpc->second;
+    em.vpc = static_cast<uint32_t>(vpc == vpc_by_id.end() ? c.vpcs.size() : vpc->second);
     auto ident = identity.endpoints.find(e.name);
     if (ident != identity.endpoints.end()) {
       em.id = ident->second.id;

@@ -59,8 +59,8 @@ struct Eni {
 
 struct EndpointModel {
   const EndpointConfig* config = nullptr;
-  size_t service = 0;  // index into Model::services
-  size_t vpc = 0;      // index into Config::vpcs
+  uint32_t service = 0;  // index into Model::services
+  uint32_t vpc = 0;      // index into Config::vpcs
   std::string id;
   std::string dns_suffix;
   std::vector<Eni> enis;               // in the config's subnet order; one per AZ, so at most kMaxAzs
