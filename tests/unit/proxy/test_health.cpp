@@ -81,10 +81,9 @@ TEST_CASE("HealthState counts consecutive results", "[health]") {
 // The Asio driver against a real loopback port: bounded by run_for, no fixed sleeps.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <poll.h>
 
 #include <chrono>
 #include <tuple>
@@ -107,6 +106,18 @@ int listen_on(uint16_t port, int backlog = 16) {
   return fd;
 }
 
+// A check of 127.0.0.1:port, thresholds 2 and 2.
+HealthCheckSpec spec_on(const std::string& service, uint16_t port, std::chrono::milliseconds interval,
+                        std::chrono::milliseconds timeout) {
+  HealthCheckSpec s;
+  s.service = service;
+  s.target = *vpced::zones::parse_host_port("127.0.0.1:" + std::to_string(port));
+  s.interval = interval;
+  s.timeout = timeout;
+  s.thresholds = {2, 2};
+  return s;
+}
+
 uint16_t port_of(int fd) {
   sockaddr_in sa{};
   socklen_t len = sizeof sa;
@@ -125,14 +136,9 @@ TEST_CASE("HealthChecker drives the state machine with TCP connects", "[health][
     CHECK(target.port == port);
     changes.emplace_back(service, healthy);
   });
-  HealthCheckSpec spec;
-  spec.service = "orders";
-  spec.target = *vpced::zones::parse_host_port("127.0.0.1:" + std::to_string(port));
-  spec.interval = std::chrono::milliseconds(20);
-  // Long enough that a connect to a listening socket never times out on a loaded machine; a closed port is
-  // refused at once, so the down phase below does not wait for it.
-  spec.timeout = std::chrono::milliseconds(2000);
-  spec.thresholds = {2, 2};
+  // The timeout is long enough that a connect to a listening socket never times out on a loaded machine; a
+  // closed port is refused at once, so the down phase below does not wait for it.
+  HealthCheckSpec spec = spec_on("orders", port, std::chrono::milliseconds(20), std::chrono::milliseconds(2000));
   spec.proxy_protocol_v2 = true;
   checker.set_targets({spec});
 
@@ -198,18 +204,8 @@ TEST_CASE("HealthChecker times out a hanging connect and cancels the check of a 
   HealthChecker checker(ctx, [&](const std::string& service, const vpced::zones::HostPort& target, bool healthy) {
     changes.emplace_back(service, target.port, healthy);
   });
-  HealthCheckSpec hung;
-  hung.service = "hung";
-  hung.target = *vpced::zones::parse_host_port("127.0.0.1:" + std::to_string(hung_port));
-  hung.interval = std::chrono::milliseconds(50);
-  hung.timeout = std::chrono::milliseconds(50);
-  hung.thresholds = {2, 2};
-  HealthCheckSpec up;
-  up.service = "up";
-  up.target = *vpced::zones::parse_host_port("127.0.0.1:" + std::to_string(port_of(up_fd)));
-  up.interval = std::chrono::milliseconds(20);
-  up.timeout = std::chrono::milliseconds(2000);
-  up.thresholds = {2, 2};
+  HealthCheckSpec hung = spec_on("hung", hung_port, std::chrono::milliseconds(50), std::chrono::milliseconds(50));
+  HealthCheckSpec up = spec_on("up", port_of(up_fd), std::chrono::milliseconds(20), std::chrono::milliseconds(2000));
   checker.set_targets({hung, up});
 
   // Two timeouts take the hung target out; the other target, on its own schedule, stays in.
