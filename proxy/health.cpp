@@ -68,6 +68,7 @@ struct Probe {
   asio::steady_timer timeout;
   std::shared_ptr<Check> check;
   Clock::time_point started;
+  bool timed_out = false;  // the timeout fired: whatever completes after it is a failure
   bool done = false;
 };
 
@@ -157,16 +158,18 @@ struct HealthChecker::Impl : std::enable_shared_from_this<HealthChecker::Impl> {
     p->timeout.expires_after(check.spec.timeout);
     p->timeout.async_wait([p](const error_code& e) {
       if (e || p->done) return;
+      p->timed_out = true;  // a connect whose handler is already queued still counts as failed
       error_code ignored;
       p->socket.cancel(ignored);  // the connect or the write ends with operation_aborted: a failure
     });
     p->socket.async_connect(to, [self = shared_from_this(), p](const error_code& e) {
-      if (e || p->done || !p->check->spec.proxy_protocol_v2) {
-        self->finish(p, !e);
+      const bool ok = !e && !p->timed_out;
+      if (!ok || p->done || !p->check->spec.proxy_protocol_v2) {
+        self->finish(p, ok);
         return;
       }
       asio::async_write(p->socket, asio::buffer(local_header()),
-                        [self, p](const error_code& e2, size_t) { self->finish(p, !e2); });
+                        [self, p](const error_code& e2, size_t) { self->finish(p, !e2 && !p->timed_out); });
     });
   }
 

@@ -188,7 +188,8 @@ struct EndpointConfig {
   std::string_view principal;                     // ARN, in Config::strings
   std::span<const std::string_view> subnets;      // subnet ids: a list in Config::strings
   std::optional<bool> private_dns_enabled;        // unset: true when the service has a private DNS name
-  // Pinned ENI addresses, sorted by subnet id (views into Config::strings); mostly none.
+  // Pinned ENI addresses, sorted by subnet id (views into Config::strings); mostly none, at most one per
+  // subnet, so pinned() looks them up in order.
   std::vector<std::pair<std::string_view, Ipv4>> addresses;
   SourcePos pos;
 

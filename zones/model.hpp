@@ -37,7 +37,8 @@ struct RuntimeInputs {
 struct AzView {
   std::string_view id;         // "use1-az1"
   std::string_view name;       // in that account; empty when the account has no name for it
-  std::string_view subnet_id;  // for an ENI's: the subnet the ENI is in (Model::eni_azs holds one per subnet)
+  std::string_view subnet_id;  // for an ENI's: the subnet the ENI is in (Model::eni_azs holds one per subnet);
+                               // empty in ServiceModel::azs
 };
 
 struct ServiceModel {
@@ -80,7 +81,13 @@ struct EndpointModel {
   size_t regional_count() const { return static_cast<size_t>(std::popcount(regional_enis)); }
 };
 
+// Not copyable or movable: the services, endpoints and ENIs view into `config` and `eni_azs`, which a copy
+// would not carry along. build_model makes one in place behind a shared_ptr.
 struct Model {
+  Model() = default;
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
   Config config;
   std::string zone_apex;  // <region>.<dns_suffix>
   std::vector<ServiceModel> services;

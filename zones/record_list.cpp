@@ -76,11 +76,26 @@ void RecordList::append(const RecordList& other) {
   if (text_.size() + other.text_.size() > std::numeric_limits<uint32_t>::max())
     throw std::length_error("zone records: more than 4 GiB of text");
   const auto base = static_cast<uint32_t>(text_.size());
+  // The other list's type indexes as this list's, worked out before anything changes: a type this list lacks
+  // is taken over at its place in the copied text, and one type too many leaves this list as it was.
+  std::vector<uint32_t> types;
+  std::vector<Type> added;
+  for (const Type& t : other.types_) {
+    const std::string_view name(other.text_.data() + t.offset, t.length);
+    uint32_t index = 0;
+    while (index < types_.size() && std::string_view(text_.data() + types_[index].offset, types_[index].length) != name)
+      ++index;
+    if (index == types_.size()) {
+      if (types_.size() + added.size() == kMaxTypes)
+        throw std::length_error("zone records: more than " + std::to_string(kMaxTypes) + " record types in one zone");
+      index = static_cast<uint32_t>(types_.size() + added.size());
+      added.push_back({base + t.offset, t.length});
+    }
+    types.push_back(index);
+  }
   text_.reserve(text_.size() + other.text_.size() + kSpareText);
   text_.insert(text_.end(), other.text_.begin(), other.text_.end());
-  // The other list's type indexes, as this list's (the types' text was copied with the rest).
-  std::vector<uint32_t> types;
-  for (const Type& t : other.types_) types.push_back(type_index({other.text_.data() + t.offset, t.length}));
+  types_.insert(types_.end(), added.begin(), added.end());
   entries_.reserve(entries_.size() + other.entries_.size());
   for (Entry e : other.entries_) {
     e.owner += base;

@@ -99,3 +99,23 @@ TEST_CASE("a name table keeps names that are no wire names whole", "[name_table]
   t.for_each([&](std::string_view name, int v) { seen[std::string(name)] = v; });
   CHECK(seen == std::map<std::string, int>{{long_name, 1}, {bad_label, 2}, {"", 3}});
 }
+
+TEST_CASE("reserving room zone by zone grows the entries geometrically", "[name_table]") {
+  // compile_zone reserves each zone's names before inserting them: a view of many small private zones.
+  NameTable<int> t;
+  size_t reallocations = 0, capacity = t.capacity();
+  for (int zone = 0; zone < 2000; ++zone) {
+    t.reserve(t.size() + 3);
+    const std::string apex = std::string(1, '\x05') + "z" + std::to_string(1000 + zone) + std::string("\x03" "com\0", 5);
+    for (int i = 0; i < 3; ++i) CHECK(t.insert(std::string(1, '\x01') + static_cast<char>('a' + i) + apex, zone));
+    if (t.capacity() != capacity) {
+      ++reallocations;
+      capacity = t.capacity();
+    }
+  }
+  CHECK(t.size() == 6000);
+  CHECK(reallocations <= 16);  // reserving exactly would reallocate (and copy every entry) at each of 2,000 zones
+  const int* last = t.find(std::string("\x01" "b" "\x05" "z2999" "\x03" "com" "\0", 13));
+  REQUIRE(last != nullptr);
+  CHECK(*last == 1999);
+}

@@ -160,6 +160,19 @@ TEST_CASE("a record list holds up to kMaxTypes record types, each stored once", 
   CHECK(l[l.size() - 2].type == "TYPE2");
   CHECK(l[l.size() - 1].type == "TYPE5");
   CHECK(l[l.size() - 1].owner == "e.");
+  const size_t text_before = l.text_size();
+  // Appending a list with a type this one lacks adds no text beyond the other list's own.
+  RecordList fresh{{"f.", 60, "A", "10.0.0.1"}};
+  RecordList with_new{{"g.", 60, "AAAA", "::1"}};
+  const size_t fresh_text = fresh.text_size();
+  fresh.append(with_new);
+  CHECK(fresh.text_size() == fresh_text + with_new.text_size());
+  CHECK(fresh[1] == RecordRef(Record{"g.", 60, "AAAA", "::1"}));
+  // One type too many: refused, and the list is as it was.
+  CHECK_THROWS_AS(l.append(RecordList{{"h.", 60, "TYPE99", "\\# 0"}}), std::length_error);
+  CHECK(l.size() == RecordList::kMaxTypes + 3);
+  CHECK(l.text_size() == text_before);
+  CHECK(l[l.size() - 1].owner == "e.");
 }
 
 TEST_CASE("a record list takes its own records and itself", "[record_list]") {
