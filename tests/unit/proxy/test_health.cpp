@@ -85,6 +85,7 @@ TEST_CASE("HealthState counts consecutive results", "[health]") {
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <tuple>
 
@@ -238,4 +239,44 @@ TEST_CASE("HealthChecker times out a hanging connect and cancels the check of a 
   ::close(filler);
   ::close(hung_fd);
   ::close(up_fd);
+}
+
+TEST_CASE("HealthChecker starts more targets than one burst at once, and a re-added target starts afresh",
+          "[health][asio]") {
+  boost::asio::io_context ctx;
+  // A port nobody listens on: every connect is refused at once.
+  int closed = listen_on(0);
+  const uint16_t closed_port = port_of(closed);
+  ::close(closed);
+  std::vector<std::string> down;
+  HealthChecker checker(ctx, [&](const std::string& service, const vpced::zones::HostPort&, bool healthy) {
+    if (!healthy) down.push_back(service);
+  });
+  // 150 targets (three bursts of at most 64 starts), a long interval: each is checked once at the start, and
+  // with thresholds {1, 1} that one refused connect takes it out. Waiting for the interval would take 60 s.
+  std::vector<HealthCheckSpec> specs;
+  for (int i = 0; i < 150; ++i) {
+    const std::string service = std::string(1, 's').append(std::to_string(i));  // not "s" + …: GCC 12 -Wrestrict
+    specs.push_back(spec_on(service, closed_port, std::chrono::seconds(60), std::chrono::seconds(2)));
+    specs.back().thresholds = {1, 1};
+  }
+  checker.set_targets(specs);
+  for (int i = 0; i < 250 && down.size() < specs.size(); ++i) ctx.run_for(std::chrono::milliseconds(20));
+  CHECK(down.size() == specs.size());
+  for (const auto& s : specs) {
+    REQUIRE(checker.state(s.service, s.target));
+    CHECK(checker.state(s.service, s.target)->consecutive_fail == 1);  // once each, not again before 60 s
+  }
+
+  // Removed and added back: a new target, healthy, checked at once again.
+  checker.set_targets({});
+  checker.set_targets({specs[7]});
+  REQUIRE(checker.state("s7", specs[7].target));
+  CHECK(checker.state("s7", specs[7].target)->healthy);
+  CHECK(checker.state("s7", specs[7].target)->consecutive_fail == 0);
+  for (int i = 0; i < 100 && checker.state("s7", specs[7].target)->healthy; ++i)
+    ctx.run_for(std::chrono::milliseconds(20));
+  CHECK_FALSE(checker.state("s7", specs[7].target)->healthy);
+  CHECK(std::count(down.begin(), down.end(), "s7") == 2);
+  checker.stop();
 }
