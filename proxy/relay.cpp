@@ -133,27 +133,63 @@ struct TargetStats {
   std::atomic<bool> healthy{true};
 };
 
-// Counters of one endpoint, kept across snapshots while the endpoint is configured.
+// Connections from one endpoint to one target address: a node of the endpoint's list, which only grows.
+struct TargetCounter {
+  explicit TargetCounter(const zones::HostPort& a) : address(a) {}
+  const zones::HostPort address;
+  std::atomic<uint64_t> connections{0};
+  std::atomic<TargetCounter*> next{nullptr};
+};
+
+// Counters of one endpoint, kept across snapshots while the endpoint is configured. Its name, service and
+// state are not here: status() reads them from the relay's snapshot at `model_index` (a copy of each per
+// endpoint was 68 bytes of 5,000 endpoints' counters).
 struct EndpointStats {
-  std::string id;                                        // set once: Relay::Impl::endpoint_stats is sorted by it
-  std::string name, service;                             // written and read under Relay::Impl::mu
-  zones::EndpointState state = zones::EndpointState::PendingAcceptance;  // likewise
+  EndpointStats() = default;
+  EndpointStats(const EndpointStats&) = delete;
+  EndpointStats& operator=(const EndpointStats&) = delete;
+  ~EndpointStats() {
+    for (TargetCounter* t = targets.load(std::memory_order_relaxed); t;) {
+      TargetCounter* next = t->next.load(std::memory_order_relaxed);
+      delete t;
+      t = next;
+    }
+  }
+
+  std::string id;            // set once: Relay::Impl::endpoint_stats is sorted by it
+  uint32_t model_index = 0;  // into the relay's snapshot's model.endpoints; written and read under Relay::Impl::mu
   std::atomic<uint32_t> active{0};
   std::atomic<uint64_t> total{0};
   std::atomic<uint64_t> to_target{0};
   std::atomic<uint64_t> to_client{0};
   std::array<std::atomic<uint64_t>, kRelayErrors> rejected{};
-  // Connections per target address, sorted by address: entries are added under Relay::Impl::mu and never
-  // removed while the stats live, and each counter is an allocation of its own, so workers may keep pointers
-  // to the counters. A vector: most services have a target or two (a map was 56 bytes more per endpoint).
-  std::vector<std::pair<zones::HostPort, std::unique_ptr<std::atomic<uint64_t>>>> per_target;
+  // Connections per target address, sorted by address. Nodes are linked in under Relay::Impl::mu (released)
+  // and never removed while the stats live; a worker walks the list without the lock (acquired). Most
+  // services have a target or two: a node each, no vector and no table of pointers per snapshot.
+  std::atomic<TargetCounter*> targets{nullptr};
 
-  std::atomic<uint64_t>* counter_for(const zones::HostPort& target) {
-    auto it = std::lower_bound(per_target.begin(), per_target.end(), target,
-                               [](const auto& e, const zones::HostPort& t) { return e.first < t; });
-    if (it == per_target.end() || it->first != target)
-      it = per_target.emplace(it, target, std::make_unique<std::atomic<uint64_t>>(0));
-    return it->second.get();
+  void add_target(const zones::HostPort& address) {
+    std::atomic<TargetCounter*>* link = &targets;
+    TargetCounter* at = link->load(std::memory_order_relaxed);
+    while (at && at->address < address) {
+      link = &at->next;
+      at = link->load(std::memory_order_relaxed);
+    }
+    if (at && at->address == address) return;
+    auto* node = new TargetCounter(address);
+    node->next.store(at, std::memory_order_relaxed);
+    link->store(node, std::memory_order_release);
+  }
+  // The counter of a target added before (any thread), or null.
+  std::atomic<uint64_t>* counter(const zones::HostPort& address) const {
+    for (TargetCounter* t = targets.load(std::memory_order_acquire); t; t = t->next.load(std::memory_order_acquire))
+      if (t->address == address) return &t->connections;
+    return nullptr;
+  }
+  template <typename F>
+  void for_each_target(F&& f) const {
+    for (TargetCounter* t = targets.load(std::memory_order_acquire); t; t = t->next.load(std::memory_order_acquire))
+      f(t->address, t->connections.load(std::memory_order_relaxed));
   }
 };
 
@@ -174,8 +210,7 @@ struct ServiceTable {
 struct EndpointTable {
   const std::string& id() const { return stats->id; }
   std::shared_ptr<const ServiceTable> service;
-  std::shared_ptr<EndpointStats> stats;
-  std::vector<std::atomic<uint64_t>*> per_target;  // parallel to service->targets
+  std::shared_ptr<EndpointStats> stats;  // holds a counter for each of the service's targets
 };
 
 // A pipe for splice(2): data moves socket → pipe → socket inside the kernel. Empty pipes are pooled.
@@ -699,7 +734,7 @@ class Worker {
     const ServiceTable& svc = *ep.service;
     c.state = ConnState::Open;
     add(c.target->total);
-    add(*ep.per_target[c.target_index]);
+    if (std::atomic<uint64_t>* n = ep.stats->counter(c.target->address)) add(*n);
     std::vector<size_t>().swap(c.order);
     c.last_activity = now_;
     set_timer(c, timer_queue(svc.idle_timeout), now_ + svc.idle_timeout);
@@ -970,6 +1005,9 @@ struct Relay::Impl {
   // Sorted by id: an update finds each endpoint's counters by binary search, readers list them in order, and an
   // entry is one pointer (a hash map of views was 72 bytes an endpoint).
   std::vector<std::shared_ptr<EndpointStats>> endpoint_stats;
+  // The snapshot of the last update, set with endpoint_stats: an endpoint's name, service and state for
+  // status() (EndpointStats::model_index points into its model).
+  std::shared_ptr<const zones::Snapshot> snapshot;
 
   std::shared_ptr<EndpointStats> find_endpoint(std::string_view id) const {
     auto it = std::lower_bound(endpoint_stats.begin(), endpoint_stats.end(), id,
@@ -1105,17 +1143,14 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
         es->id = em.id;
       }
       const auto& service = services.at(em.service);
-      es->name = em.config->name;
-      es->service = service->name;
-      es->state = em.state;
+      es->model_index = static_cast<uint32_t>(&em - m.endpoints.data());
       endpoints.push_back(es);
       if (em.state != zones::EndpointState::Available) continue;
 
       auto table = std::make_shared<EndpointTable>();
       table->service = service;
       table->stats = es;
-      table->per_target.reserve(service->targets.size());
-      for (const auto& t : service->targets) table->per_target.push_back(es->counter_for(t->address));
+      for (const auto& t : service->targets) es->add_target(t->address);
       for (const auto& eni : em.enis) {
         live.push_back({es, eni.address});
         for (uint16_t port : listeners)
@@ -1125,6 +1160,7 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
     d.target_stats = std::move(targets);
     std::sort(endpoints.begin(), endpoints.end(), [](const auto& a, const auto& b) { return a->id < b->id; });
     d.endpoint_stats = std::move(endpoints);
+    d.snapshot = snapshot;
   }
 
   const auto by_address = [](const auto& a, const auto& b) { return a.first < b.first; };
@@ -1289,10 +1325,10 @@ void Relay::collect(zones::MetricsWriter& w) const {
 
   w.family("vpced_relay_connections_total", "counter", "Connections relayed to a target, per endpoint.");
   for (const auto& es : eps)
-    for (const auto& [addr, n] : es->per_target) {
+    es->for_each_target([&](const zones::HostPort& addr, uint64_t n) {
       const std::string t = zones::to_string(addr);
-      w.sample("vpced_relay_connections_total", {{"endpoint", es->id}, {"target", t}}, double(n->load()));
-    }
+      w.sample("vpced_relay_connections_total", {{"endpoint", es->id}, {"target", t}}, double(n));
+    });
   w.family("vpced_relay_active_connections", "gauge", "Open consumer connections, per endpoint.");
   for (const auto& es : eps)
     w.sample("vpced_relay_active_connections", {{"endpoint", es->id}}, double(es->active.load()));
@@ -1328,15 +1364,17 @@ nlohmann::json Relay::status() const {
   std::map<std::string, std::vector<std::string>> listeners;
   for (const auto& l : impl_->listening) listeners[l.endpoint->id()].push_back(zones::to_string(host_port(l.key)));
   for (const auto& es : impl_->endpoint_stats) {
+    const zones::Model& m = impl_->snapshot->model();  // set with endpoint_stats
+    const zones::EndpointModel& em = m.endpoints.at(es->model_index);
     const std::string& id = es->id;
     nlohmann::json rejected = nlohmann::json::object();
     for (size_t r = 0; r < kRelayErrors; ++r) rejected[std::string(to_string(RelayError(r)))] = es->rejected[r].load();
     nlohmann::json per_target = nlohmann::json::object();
-    for (const auto& [addr, n] : es->per_target) per_target[zones::to_string(addr)] = n->load();
+    es->for_each_target([&](const zones::HostPort& addr, uint64_t n) { per_target[zones::to_string(addr)] = n; });
     endpoints.push_back({{"id", id},
-                         {"name", es->name},
-                         {"service", es->service},
-                         {"state", std::string(zones::to_string(es->state))},
+                         {"name", em.config->name},
+                         {"service", m.services[em.service].config->name},
+                         {"state", std::string(zones::to_string(em.state))},
                          {"listeners", listeners[id]},
                          {"active_connections", es->active.load()},
                          {"connections_total", es->total.load()},
