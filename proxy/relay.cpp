@@ -284,22 +284,31 @@ zones::HostPort host_port(ListenKey k) {
   return {zones::IpAddr::from_v4({static_cast<uint32_t>(k >> 16)}), static_cast<uint16_t>(k)};
 }
 
-// 40 bytes, the key included: a relay listens on every ENI × listener port (15,000 listeners for the
-// 20,000-name bench config). A worker holds its listeners in a hash set by key; what a later snapshot changes
-// (endpoint, AZ) is mutable, the key and socket are not.
+// The AZ IDs listeners name, by a one-byte index. Entries are only added, by the control thread, before the
+// batch that uses them is posted to the workers; a worker reads only entries it was handed. The last slot
+// stays empty: the index of an AZ past 255 distinct ones (a region has at most 64), which then has no
+// same-AZ targets.
+using AzIds = std::array<std::string, 256>;
+constexpr uint8_t kNoAz = 255;
+
+// 32 bytes, the key included, and a 48-byte node in the set: a relay listens on every ENI × listener port
+// (15,000 listeners for the 20,000-name bench config). A worker holds its listeners in a hash set by key;
+// what a later snapshot changes (endpoint, AZ) is mutable, the key and socket are not.
 struct Listener {
   mutable std::shared_ptr<const EndpointTable> endpoint;  // replaced by later snapshots; read at each accept
-  mutable const std::string* eni_az = nullptr;            // interned by the relay (Relay::Impl::az_names)
   ListenKey key = 0;
   int fd = -1;
+  mutable uint8_t az = kNoAz;  // the ENI's AZ ID, in the relay's AzIds
 };
+static_assert(sizeof(Listener) == 32);
+// noexcept, so the set keeps no copy of each hash in its nodes.
 struct ListenerKey {
   using is_transparent = void;
-  size_t operator()(ListenKey k) const { return std::hash<ListenKey>{}(k); }
-  size_t operator()(const Listener& l) const { return (*this)(l.key); }
-  bool operator()(const Listener& a, const Listener& b) const { return a.key == b.key; }
-  bool operator()(ListenKey a, const Listener& b) const { return a == b.key; }
-  bool operator()(const Listener& a, ListenKey b) const { return a.key == b; }
+  size_t operator()(ListenKey k) const noexcept { return std::hash<ListenKey>{}(k); }
+  size_t operator()(const Listener& l) const noexcept { return (*this)(l.key); }
+  bool operator()(const Listener& a, const Listener& b) const noexcept { return a.key == b.key; }
+  bool operator()(ListenKey a, const Listener& b) const noexcept { return a == b.key; }
+  bool operator()(const Listener& a, ListenKey b) const noexcept { return a.key == b; }
 };
 // A listener paused after an accept error (EMFILE…), and when it resumes.
 struct Paused {
@@ -350,8 +359,9 @@ void close_with_reset(int fd) {
 // the loop between two epoll_wait calls.
 class Worker {
  public:
-  Worker(const RelayOptions& options, std::function<void(const std::string&)> log)
-      : splice_(options.splice),
+  Worker(const RelayOptions& options, const AzIds& az_ids, std::function<void(const std::string&)> log)
+      : az_ids_(az_ids),
+        splice_(options.splice),
         buffer_size_(options.buffer_size),
         accept_backoff_(options.accept_backoff_ms),
         log_(std::move(log)) {
@@ -426,13 +436,13 @@ class Worker {
 
   // --- control (posted tasks, on the worker's thread) ----------------------------------------------------
 
-  void adopt(ListenKey key, const std::string* az, std::shared_ptr<const EndpointTable> table, int fd) {
+  void adopt(ListenKey key, uint8_t az, std::shared_ptr<const EndpointTable> table, int fd) {
     if (stopping) {
       ::close(fd);
       return;
     }
     close_listener(key);
-    const auto it = listeners_.insert(Listener{std::move(table), az, key, fd}).first;
+    const auto it = listeners_.insert(Listener{std::move(table), key, fd, az}).first;
     const Listener& l = *it;
     // Level-triggered: a listener that stops after a burst of accepts is reported again by the next wait.
     epoll_event ev{EPOLLIN, {.u64 = tagged(&l, kTagListener)}};
@@ -444,10 +454,10 @@ class Worker {
   }
 
   // A kept listener: new connections use `table` (new service settings, or another endpoint on the address).
-  void retarget(ListenKey key, std::shared_ptr<const EndpointTable> table, const std::string* az) {
+  void retarget(ListenKey key, std::shared_ptr<const EndpointTable> table, uint8_t az) {
     if (auto it = listeners_.find(key); it != listeners_.end()) {
       it->endpoint = std::move(table);
-      it->eni_az = az;
+      it->az = az;
     }
   }
 
@@ -661,7 +671,7 @@ class Worker {
         abort(*c);
         continue;
       }
-      choose(*c, *l.eni_az);
+      choose(*c, az_ids_[l.az]);
     }
   }
 
@@ -928,6 +938,7 @@ class Worker {
     ::close(p.w);
   }
 
+  const AzIds& az_ids_;
   const bool splice_;
   const size_t buffer_size_;
   const milliseconds accept_backoff_;
@@ -973,14 +984,16 @@ struct LiveEni {
 struct Relay::Impl {
   RelayOptions options;
   RelayCallbacks callbacks;
-  // The AZ ids the listeners name (a worker's Listener points at one). Only ever grows, by the control thread;
-  // a node never moves, and a worker reads only the string it points at. Declared before `workers`, so it
-  // outlives them.
-  std::set<std::string, std::less<>> az_names;
-  const std::string* intern_az(std::string_view az) {
-    auto it = az_names.find(az);
-    if (it == az_names.end()) it = az_names.emplace(az).first;
-    return &*it;
+  // The AZ IDs the listeners name (a worker's Listener holds an index). Declared before `workers`, which
+  // read it, so it outlives them.
+  AzIds az_ids;
+  uint8_t az_count = 0;
+  uint8_t intern_az(std::string_view az) {
+    for (uint8_t i = 0; i < az_count; ++i)
+      if (az_ids[i] == az) return i;
+    if (az_count == kNoAz) return kNoAz;
+    az_ids[az_count] = std::string(az);
+    return az_count++;
   }
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::thread> threads;
@@ -1041,7 +1054,8 @@ Relay::Relay(RelayOptions options, RelayCallbacks callbacks) : impl_(std::make_u
   if (impl->options.threads == 0) impl->options.threads = 1;
   if (impl->options.buffer_size < 1024) impl->options.buffer_size = 1024;
   for (unsigned i = 0; i < impl->options.threads; ++i)
-    impl->workers.push_back(std::make_unique<Worker>(impl->options, [impl](const std::string& l) { impl->log(l); }));
+    impl->workers.push_back(
+        std::make_unique<Worker>(impl->options, impl->az_ids, [impl](const std::string& l) { impl->log(l); }));
   impl->health = std::make_unique<HealthChecker>(
       impl->health_ctx,
       [impl](const std::string& s, const zones::HostPort& t, bool healthy) { impl->on_health(s, t, healthy); });
@@ -1070,7 +1084,7 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
   const zones::Model& m = snapshot->model();
 
   struct Wanted {
-    const std::string* az;
+    uint8_t az;
     std::shared_ptr<const EndpointTable> table;
   };
   // Sorted by address once filled; where two endpoints want one address, the later in the model wins.
@@ -1196,7 +1210,7 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
   // was an allocation and an eventfd write each: 300,000 of them in a reload of 100,000 endpoints).
   struct ListenerChange {
     ListenKey key;
-    const std::string* az;
+    uint8_t az;
     std::shared_ptr<const EndpointTable> table;
     int fd;  // a new listening socket for the worker to adopt; -1: the worker's own one takes the new table
   };
