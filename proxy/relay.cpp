@@ -964,17 +964,21 @@ class Worker {
 // A listener the relay holds, and the endpoint it serves (whose table the workers' listeners share).
 struct Listening {
   ListenKey key;
-  std::shared_ptr<const EndpointTable> endpoint;
+  // Its endpoint's counters (for the id), held by Relay::Impl::endpoint_stats, which an update replaces in
+  // the same call as this list (keeping the previous counters alive until then). 16 bytes an entry.
+  const EndpointStats* endpoint;
 };
 
 // An ENI of an available endpoint: its connections live while the pair stays in the snapshot.
 struct LiveEni {
-  std::shared_ptr<const EndpointStats> endpoint;  // for its id, kept alive past the update that drops it
-  zones::Ipv4 address;                            // ENIs are IPv4: 24 bytes an entry instead of 40
+  // The endpoint's counters, for its id. Held by Relay::Impl::endpoint_stats; an update keeps the previous
+  // ones alive until it has compared the old list with the new. 16 bytes an entry.
+  const EndpointStats* endpoint;
+  zones::Ipv4 address;  // ENIs are IPv4
   // By the counters' identity: an endpoint keeps its counters across updates (they carry over by id), and
   // the old ones stay alive while old and new lists are compared, so equal pointers mean the same endpoint.
   bool operator<(const LiveEni& o) const {
-    if (endpoint != o.endpoint) return std::less<>{}(endpoint.get(), o.endpoint.get());
+    if (endpoint != o.endpoint) return std::less<>{}(endpoint, o.endpoint);
     return address < o.address;
   }
 };
@@ -1018,6 +1022,9 @@ struct Relay::Impl {
   // Sorted by id: an update finds each endpoint's counters by binary search, readers list them in order, and an
   // entry is one pointer (a hash map of views was 72 bytes an endpoint).
   std::vector<std::shared_ptr<EndpointStats>> endpoint_stats;
+  // Counters an update dropped, kept until it has replaced live_enis and listening, which point at them
+  // (until the next update completes, should one stop half-way).
+  std::vector<std::shared_ptr<EndpointStats>> previous_stats;
   // The snapshot of the last update, set with endpoint_stats: an endpoint's name, service and state for
   // status() (EndpointStats::model_index points into its model).
   std::shared_ptr<const zones::Snapshot> snapshot;
@@ -1166,13 +1173,15 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
       table->stats = es;
       for (const auto& t : service->targets) es->add_target(t->address);
       for (const auto& eni : em.enis) {
-        live.push_back({es, eni.address});
+        live.push_back({es.get(), eni.address});
         for (uint16_t port : listeners)
           wanted.push_back({listen_key(eni.address, port), Wanted{d.intern_az(eni.az->id), table}});
       }
     }
     d.target_stats = std::move(targets);
     std::sort(endpoints.begin(), endpoints.end(), [](const auto& a, const auto& b) { return a->id < b->id; });
+    // The old live_enis and listening point at these: kept until both are replaced, at the end.
+    for (auto& es : d.endpoint_stats) d.previous_stats.push_back(std::move(es));
     d.endpoint_stats = std::move(endpoints);
     d.snapshot = snapshot;
   }
@@ -1228,7 +1237,7 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
   for (const auto& [key, want] : wanted) {
     if (held(key)) {
       // Kept: new connections use the new table (service settings, or another endpoint on this address).
-      next.push_back({key, want.table});
+      next.push_back({key, want.table->stats.get()});
       for (auto& c : changes) c.push_back({key, want.az, want.table, -1});
       continue;
     }
@@ -1245,7 +1254,7 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
       if (!d.listener_errors.contains(key)) d.log("relay: " + errors.back());  // once, not at every update
       continue;
     }
-    next.push_back({key, want.table});
+    next.push_back({key, want.table->stats.get()});
     for (size_t i = 0; i < d.workers.size(); ++i) changes[i].push_back({key, want.az, want.table, fds[i]});
   }
   for (const auto& l : d.listening)
@@ -1292,6 +1301,7 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
   std::lock_guard lk(d.mu);
   d.listening = std::move(next);
   d.listener_errors = std::move(errs);
+  d.previous_stats.clear();  // nothing points at the old counters now (a worker's table holds its own)
   return errors;
 }
 
@@ -1376,7 +1386,7 @@ nlohmann::json Relay::status() const {
   std::lock_guard lk(impl_->mu);
   nlohmann::json endpoints = nlohmann::json::array();
   std::map<std::string, std::vector<std::string>> listeners;
-  for (const auto& l : impl_->listening) listeners[l.endpoint->id()].push_back(zones::to_string(host_port(l.key)));
+  for (const auto& l : impl_->listening) listeners[l.endpoint->id].push_back(zones::to_string(host_port(l.key)));
   for (const auto& es : impl_->endpoint_stats) {
     const zones::Model& m = impl_->snapshot->model();  // set with endpoint_stats
     const zones::EndpointModel& em = m.endpoints.at(es->model_index);
