@@ -141,6 +141,27 @@ struct TargetCounter {
   std::atomic<TargetCounter*> next{nullptr};
 };
 
+// An endpoint ID ("vpce-" + 17 hex digits: the config and the state file accept no other form) held inline,
+// without the heap block a std::string of 22 characters needs; a longer one would be kept whole on the heap.
+class EndpointId {
+ public:
+  void assign(std::string_view s) {
+    if (s.size() <= inline_.size()) {
+      std::copy(s.begin(), s.end(), inline_.begin());
+      size_ = static_cast<uint8_t>(s.size());
+      long_.reset();
+    } else {
+      long_ = std::make_unique<std::string>(s);
+    }
+  }
+  std::string_view view() const { return long_ ? std::string_view(*long_) : std::string_view(inline_.data(), size_); }
+
+ private:
+  std::array<char, 23> inline_{};
+  uint8_t size_ = 0;
+  std::unique_ptr<std::string> long_;
+};
+
 // Counters of one endpoint, kept across snapshots while the endpoint is configured. Its name, service and
 // state are not here: status() reads them from the relay's snapshot at `model_index` (a copy of each per
 // endpoint was 68 bytes of 5,000 endpoints' counters).
@@ -156,7 +177,8 @@ struct EndpointStats {
     }
   }
 
-  std::string id;            // set once: Relay::Impl::endpoint_stats is sorted by it
+  EndpointId id_;            // set once: Relay::Impl::endpoint_stats is sorted by it
+  std::string_view id() const { return id_.view(); }
   uint32_t model_index = 0;  // into the relay's snapshot's model.endpoints; written and read under Relay::Impl::mu
   std::atomic<uint32_t> active{0};
   std::atomic<uint64_t> total{0};
@@ -208,7 +230,7 @@ struct ServiceTable {
 
 // An available endpoint as of one snapshot; immutable once built.
 struct EndpointTable {
-  const std::string& id() const { return stats->id; }
+  std::string_view id() const { return stats->id(); }
   std::shared_ptr<const ServiceTable> service;
   std::shared_ptr<EndpointStats> stats;  // holds a counter for each of the service's targets
 };
@@ -471,7 +493,7 @@ class Worker {
 
   void reset_connections(const std::set<std::pair<std::string, zones::IpAddr>>& gone) {
     for (Conn* c = conns_; c; c = c->next)
-      if (gone.contains({c->endpoint->id(), c->local.addr})) abort(*c);
+      if (gone.contains({std::string(c->endpoint->id()), c->local.addr})) abort(*c);
   }
 
   // stop(): no new connections; the loop ends when the open ones have finished.
@@ -1031,8 +1053,8 @@ struct Relay::Impl {
 
   std::shared_ptr<EndpointStats> find_endpoint(std::string_view id) const {
     auto it = std::lower_bound(endpoint_stats.begin(), endpoint_stats.end(), id,
-                               [](const auto& es, std::string_view i) { return es->id < i; });
-    return it != endpoint_stats.end() && (*it)->id == id ? *it : nullptr;
+                               [](const auto& es, std::string_view i) { return es->id() < i; });
+    return it != endpoint_stats.end() && (*it)->id() == id ? *it : nullptr;
   }
   std::map<std::pair<std::string, zones::HostPort>, std::shared_ptr<TargetStats>> target_stats;
   std::vector<Listening> listening;  // sorted by address; written by the control thread under mu
@@ -1161,7 +1183,7 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
       std::shared_ptr<EndpointStats> es = d.find_endpoint(em.id);
       if (!es) {
         es = std::make_shared<EndpointStats>();
-        es->id = em.id;
+        es->id_.assign(em.id);
       }
       const auto& service = services.at(em.service);
       es->model_index = static_cast<uint32_t>(&em - m.endpoints.data());
@@ -1179,7 +1201,7 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
       }
     }
     d.target_stats = std::move(targets);
-    std::sort(endpoints.begin(), endpoints.end(), [](const auto& a, const auto& b) { return a->id < b->id; });
+    std::sort(endpoints.begin(), endpoints.end(), [](const auto& a, const auto& b) { return a->id() < b->id(); });
     // The old live_enis and listening point at these: kept until both are replaced, at the end.
     for (auto& es : d.endpoint_stats) d.previous_stats.push_back(std::move(es));
     d.endpoint_stats = std::move(endpoints);
@@ -1250,7 +1272,7 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
     } catch (const std::system_error& e) {
       for (int fd : fds) ::close(fd);
       errs[key] = e.what();
-      errors.push_back(std::string(e.what()) + " for endpoint " + want.table->id());
+      errors.push_back(std::string(e.what()) + " for endpoint " + std::string(want.table->id()));
       if (!d.listener_errors.contains(key)) d.log("relay: " + errors.back());  // once, not at every update
       continue;
     }
@@ -1286,7 +1308,7 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
   std::set<std::pair<std::string, zones::IpAddr>> gone;
   for (const auto& p : d.live_enis)
     if (!std::binary_search(live.begin(), live.end(), p))
-      gone.insert({p.endpoint->id, zones::IpAddr::from_v4(p.address)});
+      gone.insert({std::string(p.endpoint->id()), zones::IpAddr::from_v4(p.address)});
   d.live_enis = std::move(live);
   if (!gone.empty())
     for (auto& wp : d.workers) {
@@ -1351,21 +1373,21 @@ void Relay::collect(zones::MetricsWriter& w) const {
   for (const auto& es : eps)
     es->for_each_target([&](const zones::HostPort& addr, uint64_t n) {
       const std::string t = zones::to_string(addr);
-      w.sample("vpced_relay_connections_total", {{"endpoint", es->id}, {"target", t}}, double(n));
+      w.sample("vpced_relay_connections_total", {{"endpoint", es->id()}, {"target", t}}, double(n));
     });
   w.family("vpced_relay_active_connections", "gauge", "Open consumer connections, per endpoint.");
   for (const auto& es : eps)
-    w.sample("vpced_relay_active_connections", {{"endpoint", es->id}}, double(es->active.load()));
+    w.sample("vpced_relay_active_connections", {{"endpoint", es->id()}}, double(es->active.load()));
   w.family("vpced_relay_bytes_total", "counter", "Bytes relayed, per endpoint and direction.");
   for (const auto& es : eps) {
-    w.sample("vpced_relay_bytes_total", {{"endpoint", es->id}, {"direction", "to_target"}}, double(es->to_target.load()));
-    w.sample("vpced_relay_bytes_total", {{"endpoint", es->id}, {"direction", "to_client"}}, double(es->to_client.load()));
+    w.sample("vpced_relay_bytes_total", {{"endpoint", es->id()}, {"direction", "to_target"}}, double(es->to_target.load()));
+    w.sample("vpced_relay_bytes_total", {{"endpoint", es->id()}, {"direction", "to_client"}}, double(es->to_client.load()));
   }
   w.family("vpced_relay_rejected_connections_total", "counter",
            "Consumer connections reset before reaching a target, per endpoint and reason.");
   for (const auto& es : eps)
     for (size_t r = 0; r < kRelayErrors; ++r)
-      w.sample("vpced_relay_rejected_connections_total", {{"endpoint", es->id}, {"reason", to_string(RelayError(r))}},
+      w.sample("vpced_relay_rejected_connections_total", {{"endpoint", es->id()}, {"reason", to_string(RelayError(r))}},
                double(es->rejected[r].load()));
   // A target address may serve several services: failures are summed per address.
   std::map<std::string, uint64_t> failures;
@@ -1386,11 +1408,12 @@ nlohmann::json Relay::status() const {
   std::lock_guard lk(impl_->mu);
   nlohmann::json endpoints = nlohmann::json::array();
   std::map<std::string, std::vector<std::string>> listeners;
-  for (const auto& l : impl_->listening) listeners[l.endpoint->id].push_back(zones::to_string(host_port(l.key)));
+  for (const auto& l : impl_->listening)
+    listeners[std::string(l.endpoint->id())].push_back(zones::to_string(host_port(l.key)));
   for (const auto& es : impl_->endpoint_stats) {
     const zones::Model& m = impl_->snapshot->model();  // set with endpoint_stats
     const zones::EndpointModel& em = m.endpoints.at(es->model_index);
-    const std::string& id = es->id;
+    const std::string id(es->id());
     nlohmann::json rejected = nlohmann::json::object();
     for (size_t r = 0; r < kRelayErrors; ++r) rejected[std::string(to_string(RelayError(r)))] = es->rejected[r].load();
     nlohmann::json per_target = nlohmann::json::object();
