@@ -282,7 +282,6 @@ struct Conn {
   bool limited = false;  // a candidate was skipped at its connection limit
   std::shared_ptr<const EndpointTable> endpoint;
   TargetStats* target = nullptr;  // holds one `active` slot of it (reserved before connecting); kept by endpoint
-  size_t target_index = 0;        // into endpoint->service->targets
   std::vector<size_t> order;      // candidates in the order to try; emptied once connected
   size_t next_candidate = 0;
   zones::HostPort peer;   // the consumer, from accept4()
@@ -735,7 +734,6 @@ class Worker {
         if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) == 0) {
           c.fd[1] = fd;
           c.target = &t;
-          c.target_index = idx;
           // EPOLLOUT on the target's edge reports the finished connect, EPOLLERR/EPOLLHUP a failed one: no
           // poll() and no getsockopt(SO_ERROR) on the way.
           set_timer(c, timer_queue(svc.connect_timeout), now_ + svc.connect_timeout);
