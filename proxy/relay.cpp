@@ -26,7 +26,6 @@
 #include <system_error>
 #include <thread>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "proxy/asio.hpp"
 #include "proxy/balancer.hpp"
@@ -312,36 +311,38 @@ zones::HostPort host_port(ListenKey k) {
 using AzIds = std::array<std::string, 256>;
 constexpr uint8_t kNoAz = 255;
 
-// 32 bytes, the key included, and a 48-byte node in the set: a relay listens on every ENI × listener port
-// (15,000 listeners for the 20,000-name bench config). A worker holds its listeners in a hash set by key;
-// what a later snapshot changes (endpoint, AZ) is mutable, the key and socket are not.
+// 32 bytes, the key included: a relay listens on every ENI × listener port (15,000 listeners for the
+// 20,000-name bench config). A worker holds its listeners in one vector sorted by key (32 bytes a listener;
+// a hash set's node and bucket were ~56), which an update merges its changes into; epoll events name a
+// listener by its key, not by its address in that vector.
 struct Listener {
-  mutable std::shared_ptr<const EndpointTable> endpoint;  // replaced by later snapshots; read at each accept
+  std::shared_ptr<const EndpointTable> endpoint;  // replaced by later snapshots; read at each accept
   ListenKey key = 0;
   int fd = -1;
-  mutable uint8_t az = kNoAz;  // the ENI's AZ ID, in the relay's AzIds
+  uint8_t az = kNoAz;  // the ENI's AZ ID, in the relay's AzIds
 };
 static_assert(sizeof(Listener) == 32);
-// noexcept, so the set keeps no copy of each hash in its nodes.
-struct ListenerKey {
-  using is_transparent = void;
-  size_t operator()(ListenKey k) const noexcept { return std::hash<ListenKey>{}(k); }
-  size_t operator()(const Listener& l) const noexcept { return (*this)(l.key); }
-  bool operator()(const Listener& a, const Listener& b) const noexcept { return a.key == b.key; }
-  bool operator()(ListenKey a, const Listener& b) const noexcept { return a == b.key; }
-  bool operator()(const Listener& a, ListenKey b) const noexcept { return a.key == b; }
-};
 // A listener paused after an accept error (EMFILE…), and when it resumes.
 struct Paused {
-  const Listener* listener;
+  ListenKey key;
   Clock::time_point resume;
 };
 
-// Tags in the low bits of epoll_event.data.u64 (connections and listeners are at least 8-aligned).
+// Tags in the low bits of epoll_event.data.u64: connections are at least 8-aligned, a listener's key (48
+// bits) is shifted past the tag.
 constexpr uint64_t kTagClient = 0, kTagTarget = 1, kTagListener = 2, kTagWake = 3;
 constexpr uint64_t kTagMask = 3;
 
 uint64_t tagged(const void* p, uint64_t tag) { return reinterpret_cast<uintptr_t>(p) | tag; }
+uint64_t listener_tag(ListenKey key) { return key << 2 | kTagListener; }
+
+// What an update does to one listener of a worker; a worker's batch is sorted by key.
+struct ListenerChange {
+  ListenKey key;
+  uint8_t az;
+  std::shared_ptr<const EndpointTable> table;
+  int fd;  // a new listening socket for the worker to adopt; -1: the worker's own one takes the new table
+};
 
 // Every accepted and target socket is registered once with all the events it will ever need, edge-triggered:
 // no EPOLL_CTL_MOD when a flow changes direction, no EPOLL_CTL_DEL: close() removes it, since no other process
@@ -437,7 +438,10 @@ class Worker {
         switch (data & kTagMask) {
           case kTagClient: on_event(*static_cast<Conn*>(p), 0, events[k].events); break;
           case kTagTarget: on_event(*static_cast<Conn*>(p), 1, events[k].events); break;
-          case kTagListener: on_accept(*static_cast<const Listener*>(p)); break;
+          case kTagListener:
+            // A listener an update closed in the meantime is no longer found.
+            if (const Listener* l = find_listener(data >> 2)) on_accept(*l);
+            break;
           case kTagWake: {
             uint64_t count;
             (void)!::read(wake_fd_, &count, sizeof count);
@@ -457,37 +461,69 @@ class Worker {
 
   // --- control (posted tasks, on the worker's thread) ----------------------------------------------------
 
-  void adopt(ListenKey key, uint8_t az, std::shared_ptr<const EndpointTable> table, int fd) {
-    if (stopping) {
-      ::close(fd);
-      return;
+  // One update's changes, `batch` and `to_close` each sorted by key, merged into the sorted listeners in one
+  // pass (inserting each into a sorted vector would move half of it per listener). A change with a socket
+  // adopts it, replacing a listener of the same key; one without gives a kept listener the new table (new
+  // service settings, or another endpoint on this address); keys in `to_close` are closed. The sockets in
+  // `batch` are the worker's from here: each is adopted or closed.
+  void apply(const std::vector<ListenerChange>& batch, const std::vector<ListenKey>& to_close) {
+    std::vector<Listener> next;
+    try {
+      const auto adopted = std::count_if(batch.begin(), batch.end(), [](const ListenerChange& c) { return c.fd >= 0; });
+      next.reserve(listeners_.size() + static_cast<size_t>(adopted));
+    } catch (...) {
+      for (const ListenerChange& c : batch)
+        if (c.fd >= 0) ::close(c.fd);
+      throw;
     }
-    close_listener(key);
-    const auto it = listeners_.insert(Listener{std::move(table), key, fd, az}).first;
-    const Listener& l = *it;
-    // Level-triggered: a listener that stops after a burst of accepts is reported again by the next wait.
-    epoll_event ev{EPOLLIN, {.u64 = tagged(&l, kTagListener)}};
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-      log_("relay: cannot watch listener " + zones::to_string(host_port(key)) + ": " + std::strerror(errno));
-      ::close(fd);
-      listeners_.erase(it);
+    auto closing = to_close.begin();
+    auto old = listeners_.begin();
+    // An old listener no change names: kept unless the update closes it.
+    auto pass = [&](Listener& l) {
+      while (closing != to_close.end() && *closing < l.key) ++closing;
+      if (closing != to_close.end() && *closing == l.key)
+        drop(l);
+      else
+        next.push_back(std::move(l));
+    };
+    for (const ListenerChange& c : batch) {
+      for (; old != listeners_.end() && old->key < c.key; ++old) pass(*old);
+      const bool have = old != listeners_.end() && old->key == c.key;
+      if (c.fd < 0) {
+        if (have) {
+          old->endpoint = c.table;
+          old->az = c.az;
+          next.push_back(std::move(*old++));
+        }
+        continue;
+      }
+      if (have) drop(*old++);
+      if (stopping) {
+        ::close(c.fd);
+        continue;
+      }
+      // Level-triggered: a listener that stops after a burst of accepts is reported again by the next wait.
+      epoll_event ev{EPOLLIN, {.u64 = listener_tag(c.key)}};
+      if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c.fd, &ev) != 0) {
+        log_("relay: cannot watch listener " + zones::to_string(host_port(c.key)) + ": " + std::strerror(errno));
+        ::close(c.fd);
+        continue;
+      }
+      next.push_back(Listener{c.table, c.key, c.fd, c.az});
     }
+    for (; old != listeners_.end(); ++old) pass(*old);
+    listeners_ = std::move(next);
   }
 
-  // A kept listener: new connections use `table` (new service settings, or another endpoint on the address).
-  void retarget(ListenKey key, std::shared_ptr<const EndpointTable> table, uint8_t az) {
-    if (auto it = listeners_.find(key); it != listeners_.end()) {
-      it->endpoint = std::move(table);
-      it->az = az;
-    }
+  const Listener* find_listener(ListenKey key) const {
+    auto it = std::lower_bound(listeners_.begin(), listeners_.end(), key,
+                               [](const Listener& l, ListenKey k) { return l.key < k; });
+    return it != listeners_.end() && it->key == key ? &*it : nullptr;
   }
 
-  void close_listener(ListenKey key) {
-    auto it = listeners_.find(key);
-    if (it == listeners_.end()) return;
-    std::erase_if(paused_, [&](const Paused& p) { return p.listener == &*it; });
-    ::close(it->fd);  // also leaves the epoll set
-    listeners_.erase(it);
+  void drop(const Listener& l) {
+    std::erase_if(paused_, [&](const Paused& p) { return p.key == l.key; });
+    ::close(l.fd);  // also leaves the epoll set
   }
 
   void reset_connections(const std::set<std::pair<std::string, zones::IpAddr>>& gone) {
@@ -589,8 +625,10 @@ class Worker {
         ++it;
         continue;
       }
-      epoll_event ev{EPOLLIN, {.u64 = tagged(it->listener, kTagListener)}};
-      ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, it->listener->fd, &ev);
+      if (const Listener* l = find_listener(it->key)) {
+        epoll_event ev{EPOLLIN, {.u64 = listener_tag(l->key)}};
+        ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, l->fd, &ev);
+      }
       it = paused_.erase(it);
     }
   }
@@ -663,7 +701,7 @@ class Worker {
         // EMFILE and friends: pause the listener instead of spinning (Asio's throttling_proxy example).
         log_("relay: accept on " + zones::to_string(host_port(l.key)) + ": " + std::strerror(errno));
         ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, l.fd, nullptr);
-        paused_.push_back({&l, now_ + accept_backoff_});
+        paused_.push_back({l.key, now_ + accept_backoff_});
         return;
       }
       // The endpoint's slot is reserved before anything else (reap() gives it back); over the limit the
@@ -970,7 +1008,7 @@ class Worker {
   std::mutex tasks_mu_;
   std::vector<std::function<void()>> tasks_;
 
-  std::unordered_set<Listener, ListenerKey, ListenerKey> listeners_;  // nodes stay put (rehashing moves none): epoll events point at them
+  std::vector<Listener> listeners_;  // sorted by key
   std::vector<Paused> paused_;
   Conn* conns_ = nullptr;
   size_t conn_count_ = 0;
@@ -1236,13 +1274,8 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
   std::map<ListenKey, std::string> errs;
   std::set<ListenKey> closed;
   // What each worker is to do with its listeners, handed over in one task per worker (a task per listener
-  // was an allocation and an eventfd write each: 300,000 of them in a reload of 100,000 endpoints).
-  struct ListenerChange {
-    ListenKey key;
-    uint8_t az;
-    std::shared_ptr<const EndpointTable> table;
-    int fd;  // a new listening socket for the worker to adopt; -1: the worker's own one takes the new table
-  };
+  // was an allocation and an eventfd write each: 300,000 of them in a reload of 100,000 endpoints), sorted
+  // by key as `wanted` is.
   std::vector<std::vector<ListenerChange>> changes(d.workers.size());
   // Sockets opened for the workers are theirs once the batches are posted; should anything throw before
   // (an allocation), they are closed here instead of leaking.
@@ -1285,15 +1318,7 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
     Worker& w = *d.workers[i];
     auto batch = std::make_shared<std::vector<ListenerChange>>(std::move(changes[i]));
     changes[i].clear();  // moved from: now empty for close_unposted
-    w.post([&w, batch = std::move(batch), to_close] {
-      for (const auto& c : *batch) {
-        if (c.fd < 0)
-          w.retarget(c.key, c.table, c.az);
-        else
-          w.adopt(c.key, c.az, c.table, c.fd);
-      }
-      for (ListenKey key : *to_close) w.close_listener(key);
-    });
+    w.post([&w, batch = std::move(batch), to_close] { w.apply(*batch, *to_close); });
   }
   d.closed_recently = std::move(closed);
 

@@ -314,3 +314,62 @@ TEST_CASE("a listener that runs out of descriptors pauses, and accepts the waiti
   CHECK(accepted);
   ::close(client);
 }
+
+TEST_CASE("a reload that changes a service's ports adds, keeps and closes listeners in one pass", "[relay]") {
+  const uint16_t a = free_port();
+  uint16_t b = free_port();
+  while (b == a) b = free_port();
+  const auto with_ports = [&](const std::vector<uint16_t>& ports) {
+    std::string text = config_on(a);
+    const std::string from = "listeners = [" + std::to_string(a) + "]";
+    std::string to = "listeners = [";
+    for (uint16_t p : ports) to += std::to_string(p) + (p == ports.back() ? "]" : ", ");
+    text.replace(text.find(from), from.size(), to);
+    return testing::snapshot_of(text);
+  };
+  const auto accepted_total = [](proxy::Relay& relay, uint64_t want) {
+    for (int i = 0; i < 200; ++i) {  // the relay thread accepts and counts
+      if (endpoint_status(relay.status(), "app")["connections_total"] == want) return true;
+      ::usleep(10000);
+    }
+    return false;
+  };
+  const auto refused = [](const char* addr, uint16_t port) {
+    for (int i = 0; i < 100; ++i) {  // the worker closes the socket just after update() returns
+      if (!connects(addr, port)) return true;
+      ::usleep(10000);
+    }
+    return false;
+  };
+  proxy::Relay relay({}, {});
+  relay.start();
+  // Both ports on both ENIs: the worker's keys interleave (address, then port), old and new.
+  REQUIRE(relay.update(with_ports({a})).empty());
+  REQUIRE(relay.update(with_ports({a, b})).empty());
+  CHECK(endpoint_status(relay.status(), "app")["listeners"].size() == 4);
+  uint64_t total = 0;
+  for (const char* addr : {"127.16.1.10", "127.16.3.10"})
+    for (uint16_t port : {a, b}) {
+      CHECK(connects(addr, port));
+      CHECK(accepted_total(relay, ++total));  // every listener, old or adopted, accepts for the endpoint
+    }
+
+  // Only the second port: the first one's listeners close, the second's are kept and still accept.
+  REQUIRE(relay.update(with_ports({b})).empty());
+  CHECK(refused("127.16.1.10", a));
+  CHECK(refused("127.16.3.10", a));
+  // A connection the closing listeners took before they closed counts too; none can come after.
+  total = endpoint_status(relay.status(), "app")["connections_total"];
+  for (const char* addr : {"127.16.1.10", "127.16.3.10"}) {
+    CHECK(connects(addr, b));
+    CHECK(accepted_total(relay, ++total));
+  }
+
+  // And the first port back: its new sockets are adopted between the kept ones.
+  REQUIRE(relay.update(with_ports({a, b})).empty());
+  for (const char* addr : {"127.16.1.10", "127.16.3.10"})
+    for (uint16_t port : {a, b}) {
+      CHECK(connects(addr, port));
+      CHECK(accepted_total(relay, ++total));
+    }
+}
