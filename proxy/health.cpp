@@ -3,7 +3,7 @@
 
 #include <algorithm>
 #include <functional>
-#include <map>
+#include <tuple>
 #include <utility>
 
 #include "proxy/asio.hpp"
@@ -47,8 +47,6 @@ tcp::endpoint to_endpoint(const zones::HostPort& hp) {
   return {asio::ip::address_v4(hp.addr.v4()->value), hp.port};
 }
 
-using Key = std::pair<std::string, zones::HostPort>;
-
 struct Probe;
 
 // One (service, target) while it is configured: its settings and state, and nothing that holds a socket or
@@ -79,6 +77,11 @@ struct Due {
   bool operator>(const Due& o) const { return at > o.at; }
 };
 
+// Checks are kept and matched by (service, target).
+bool spec_less(const HealthCheckSpec& a, const HealthCheckSpec& b) {
+  return std::tie(a.service, a.target) < std::tie(b.service, b.target);
+}
+
 const std::vector<uint8_t>& local_header() {
   static const std::vector<uint8_t> local = encode_proxy_v2_local();
   return local;
@@ -93,7 +96,7 @@ const std::vector<uint8_t>& local_header() {
 struct HealthChecker::Impl : std::enable_shared_from_this<HealthChecker::Impl> {
   asio::io_context& ctx;
   Callback on_change;
-  std::map<Key, std::shared_ptr<Check>> checks;
+  std::vector<std::shared_ptr<Check>> checks;  // sorted by spec_less: one pointer a target, the key in its spec
   std::vector<Due> due;  // a min-heap on `at`
   asio::steady_timer wake;
   Clock::time_point armed = Clock::time_point::max();  // when `wake` fires; max: not waiting
@@ -204,27 +207,32 @@ HealthChecker::~HealthChecker() { stop(); }
 void HealthChecker::set_targets(const std::vector<HealthCheckSpec>& specs) {
   Impl& d = *impl_;
   if (d.stopped) return;
-  std::map<Key, const HealthCheckSpec*> wanted;
-  for (const auto& s : specs) wanted.emplace(Key{s.service, s.target}, &s);
-  for (auto it = d.checks.begin(); it != d.checks.end();) {
-    if (!wanted.contains(it->first)) {
-      Impl::halt(*it->second);
-      it = d.checks.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  // The wanted specs in key order (the first of a key listed twice), merged with the checks in one pass.
+  std::vector<const HealthCheckSpec*> wanted;
+  wanted.reserve(specs.size());
+  for (const auto& s : specs) wanted.push_back(&s);
+  std::stable_sort(wanted.begin(), wanted.end(), [](const auto* a, const auto* b) { return spec_less(*a, *b); });
+  wanted.erase(std::unique(wanted.begin(), wanted.end(),
+                           [](const auto* a, const auto* b) { return !spec_less(*a, *b) && !spec_less(*b, *a); }),
+               wanted.end());
+  std::vector<std::shared_ptr<Check>> next;
+  next.reserve(wanted.size());
   const auto now = Clock::now();
-  for (const auto& [key, spec] : wanted) {
-    auto& slot = d.checks[key];
-    if (slot) {
-      slot->spec = *spec;  // used from the next check on
+  auto old = d.checks.begin();
+  for (const HealthCheckSpec* spec : wanted) {
+    for (; old != d.checks.end() && spec_less((*old)->spec, *spec); ++old) Impl::halt(**old);
+    if (old != d.checks.end() && !spec_less(*spec, (*old)->spec)) {
+      (*old)->spec = *spec;  // used from the next check on
+      next.push_back(std::move(*old++));
       continue;
     }
-    slot = std::make_shared<Check>();
-    slot->spec = *spec;
-    d.schedule(slot, now);  // checked at once
+    auto c = std::make_shared<Check>();
+    c->spec = *spec;
+    d.schedule(c, now);  // checked at once
+    next.push_back(std::move(c));
   }
+  for (; old != d.checks.end(); ++old) Impl::halt(**old);
+  d.checks = std::move(next);
   // Entries of removed checks leave the schedule now rather than at their due time (a reload that drops
   // many targets would otherwise keep their Check objects alive for an interval).
   if (std::erase_if(d.due, [](const Due& e) { return e.check->removed; }) > 0)
@@ -232,16 +240,19 @@ void HealthChecker::set_targets(const std::vector<HealthCheckSpec>& specs) {
 }
 
 std::optional<HealthState> HealthChecker::state(const std::string& service, const zones::HostPort& target) const {
-  auto it = impl_->checks.find(Key{service, target});
-  if (it == impl_->checks.end()) return std::nullopt;
-  return it->second->state;
+  const auto& checks = impl_->checks;
+  auto it = std::lower_bound(checks.begin(), checks.end(), std::tie(service, target), [](const auto& c, const auto& key) {
+    return std::tie(c->spec.service, c->spec.target) < key;
+  });
+  if (it == checks.end() || (*it)->spec.service != service || (*it)->spec.target != target) return std::nullopt;
+  return (*it)->state;
 }
 
 void HealthChecker::stop() {
   if (!impl_) return;
   Impl& d = *impl_;
   d.stopped = true;
-  for (auto& [key, c] : d.checks) Impl::halt(*c);
+  for (auto& c : d.checks) Impl::halt(*c);
   d.checks.clear();
   d.due.clear();
   d.wake.cancel();

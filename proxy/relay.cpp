@@ -25,6 +25,7 @@
 #include <random>
 #include <system_error>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 
 #include "proxy/asio.hpp"
@@ -124,7 +125,6 @@ void add(std::atomic<T>& a, T n = 1) {
 struct TargetStats {
   std::string service;
   zones::HostPort address;
-  std::string address_text;
   std::string az;  // written under Relay::Impl::mu
   std::atomic<uint32_t> active{0};
   std::atomic<uint64_t> total{0};
@@ -1092,7 +1092,19 @@ struct Relay::Impl {
                                [](const auto& es, std::string_view i) { return es->id() < i; });
     return it != endpoint_stats.end() && (*it)->id() == id ? *it : nullptr;
   }
-  std::map<std::pair<std::string, zones::HostPort>, std::shared_ptr<TargetStats>> target_stats;
+  // Sorted by (service, address), the key its counters carry over by: one pointer an entry (a map node was
+  // ~110 bytes a target).
+  std::vector<std::shared_ptr<TargetStats>> target_stats;
+  static bool target_less(const std::shared_ptr<TargetStats>& a, const std::shared_ptr<TargetStats>& b) {
+    return std::tie(a->service, a->address) < std::tie(b->service, b->address);
+  }
+  std::shared_ptr<TargetStats> find_target(std::string_view service, const zones::HostPort& address) const {
+    auto it = std::lower_bound(target_stats.begin(), target_stats.end(), std::tie(service, address),
+                               [](const auto& ts, const auto& key) {
+                                 return std::tie(ts->service, ts->address) < key;
+                               });
+    return it != target_stats.end() && (*it)->service == service && (*it)->address == address ? *it : nullptr;
+  }
   std::vector<Listening> listening;  // sorted by address; written by the control thread under mu
   std::map<ListenKey, std::string> listener_errors;
 
@@ -1103,9 +1115,9 @@ struct Relay::Impl {
   void on_health(const std::string& service, const zones::HostPort& target, bool healthy) {
     {
       std::lock_guard lk(mu);
-      auto it = target_stats.find({service, target});
-      if (it == target_stats.end()) return;  // no longer configured
-      it->second->healthy.store(healthy, std::memory_order_relaxed);
+      const auto ts = find_target(service, target);
+      if (!ts) return;  // no longer configured
+      ts->healthy.store(healthy, std::memory_order_relaxed);
     }
     // The callback's owner logs the change (with its own context, e.g. the republished snapshot).
     if (callbacks.health_changed) callbacks.health_changed(service, target, healthy);
@@ -1160,7 +1172,7 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
   {
     std::lock_guard lk(d.mu);
     // Services and their targets; counters carry over by (service, target).
-    std::map<std::pair<std::string, zones::HostPort>, std::shared_ptr<TargetStats>> targets;
+    std::vector<std::shared_ptr<TargetStats>> targets;
     std::vector<std::shared_ptr<const ServiceTable>> services;
     for (const auto& sm : m.services) {
       const zones::ServiceConfig& sc = *sm.config;
@@ -1174,18 +1186,14 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
       st->max_connections = lb.max_connections_per_target;
       st->max_per_endpoint = lb.max_connections_per_endpoint;
       for (const auto& t : lb.targets) {
-        auto key = std::make_pair(sc.name, t.address);
-        std::shared_ptr<TargetStats> ts;
-        if (auto it = d.target_stats.find(key); it != d.target_stats.end()) {
-          ts = it->second;
-        } else {
+        std::shared_ptr<TargetStats> ts = d.find_target(sc.name, t.address);
+        if (!ts) {
           ts = std::make_shared<TargetStats>();
           ts->service = sc.name;
           ts->address = t.address;
-          ts->address_text = zones::to_string(t.address);
         }
         ts->az = t.az;
-        targets[key] = ts;
+        targets.push_back(ts);
         st->targets.push_back(ts);
         st->target_azs.push_back(t.az);
 
@@ -1236,6 +1244,9 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
           wanted.push_back({listen_key(eni.address, port), Wanted{d.intern_az(eni.az->id), table}});
       }
     }
+    std::sort(targets.begin(), targets.end(), Impl::target_less);
+    targets.erase(std::unique(targets.begin(), targets.end()), targets.end());  // a target listed twice
+    targets.shrink_to_fit();
     d.target_stats = std::move(targets);
     std::sort(endpoints.begin(), endpoints.end(), [](const auto& a, const auto& b) { return a->id() < b->id(); });
     // The old live_enis and listening point at these: kept until both are replaced, at the end.
@@ -1414,17 +1425,17 @@ void Relay::collect(zones::MetricsWriter& w) const {
                double(es->rejected[r].load()));
   // A target address may serve several services: failures are summed per address.
   std::map<std::string, uint64_t> failures;
-  for (const auto& [key, ts] : tgs) failures[ts->address_text] += ts->connect_failures.load();
+  for (const auto& ts : tgs) failures[zones::to_string(ts->address)] += ts->connect_failures.load();
   w.family("vpced_relay_connect_failures_total", "counter", "Failed or timed-out connects to a target.");
   for (const auto& [t, n] : failures) w.sample("vpced_relay_connect_failures_total", {{"target", t}}, double(n));
   w.family("vpced_relay_target_healthy", "gauge", "1 when the target passes its health checks.");
-  for (const auto& [key, ts] : tgs)
-    w.sample("vpced_relay_target_healthy", {{"service", ts->service}, {"target", ts->address_text}},
+  for (const auto& ts : tgs)
+    w.sample("vpced_relay_target_healthy", {{"service", ts->service}, {"target", zones::to_string(ts->address)}},
              ts->healthy.load() ? 1.0 : 0.0);
   w.family("vpced_relay_target_active_connections", "gauge", "Open connections to a target, per service.");
-  for (const auto& [key, ts] : tgs)
-    w.sample("vpced_relay_target_active_connections", {{"service", ts->service}, {"target", ts->address_text}},
-             double(ts->active.load()));
+  for (const auto& ts : tgs)
+    w.sample("vpced_relay_target_active_connections",
+             {{"service", ts->service}, {"target", zones::to_string(ts->address)}}, double(ts->active.load()));
 }
 
 nlohmann::json Relay::status() const {
@@ -1454,9 +1465,9 @@ nlohmann::json Relay::status() const {
                          {"rejected", rejected}});
   }
   nlohmann::json targets = nlohmann::json::array();
-  for (const auto& [key, ts] : impl_->target_stats)
+  for (const auto& ts : impl_->target_stats)
     targets.push_back({{"service", ts->service},
-                       {"address", ts->address_text},
+                       {"address", zones::to_string(ts->address)},
                        {"az", ts->az},
                        {"healthy", ts->healthy.load()},
                        {"active_connections", ts->active.load()},
@@ -1470,8 +1481,8 @@ nlohmann::json Relay::status() const {
 std::set<std::pair<std::string, zones::HostPort>> Relay::unhealthy_targets() const {
   std::lock_guard lk(impl_->mu);
   std::set<std::pair<std::string, zones::HostPort>> out;
-  for (const auto& [key, ts] : impl_->target_stats)
-    if (!ts->healthy.load()) out.insert(key);
+  for (const auto& ts : impl_->target_stats)
+    if (!ts->healthy.load()) out.insert({ts->service, ts->address});
   return out;
 }
 
