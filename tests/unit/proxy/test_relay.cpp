@@ -83,6 +83,15 @@ bool connects(const char* addr, uint16_t port) {
   return fd >= 0;
 }
 
+// The config's targets (127.0.0.1 in use1-az1, 127.0.0.2 in use1-az2) on `target_port`.
+std::string targets_on(std::string text, uint16_t target_port) {
+  std::string target_suffix = std::to_string(target_port);
+  target_suffix.insert(0, 1, ':');  // not ":" + …: GCC 12 warns falsely (-Wrestrict) on that concatenation
+  for (size_t at = text.find(":9443"); at != std::string::npos; at = text.find(":9443"))
+    text.replace(at, 5, target_suffix);
+  return text;
+}
+
 nlohmann::json endpoint_status(const nlohmann::json& status, const std::string& name) {
   for (const auto& e : status["endpoints"])
     if (e["name"] == name) return e;
@@ -224,11 +233,7 @@ TEST_CASE("a reload that removes a service's load balancer resets its open conne
     targets.push_back(listening(addr, target_port));
     REQUIRE(targets.back() >= 0);
   }
-  std::string text = config_on(port);
-  std::string target_suffix = std::to_string(target_port);
-  target_suffix.insert(0, 1, ':');  // not ":" + …: GCC 12 warns falsely (-Wrestrict) on that concatenation
-  for (size_t at = text.find(":9443"); at != std::string::npos; at = text.find(":9443"))
-    text.replace(at, 5, target_suffix);
+  std::string text = targets_on(config_on(port), target_port);
   proxy::Relay relay({}, {});
   relay.start();
   REQUIRE(relay.update(testing::snapshot_of(text)).empty());
@@ -372,4 +377,50 @@ TEST_CASE("a reload that changes a service's ports adds, keeps and closes listen
       CHECK(connects(addr, port));
       CHECK(accepted_total(relay, ++total));
     }
+}
+
+TEST_CASE("a reload that moves an ENI to another AZ sends its new connections to that AZ's target", "[relay]") {
+  const uint16_t port = free_port();
+  const uint16_t target_port = free_port();
+  std::vector<int> targets;  // the kernel completes their handshakes; nobody needs to accept
+  for (const char* addr : {"127.0.0.1", "127.0.0.2"}) {
+    targets.push_back(listening(addr, target_port));
+    REQUIRE(targets.back() >= 0);
+  }
+  // The consumer account names us-east-1a use1-az2: the ENI 127.16.1.10 is in use1-az2, whose target is
+  // 127.0.0.2. Swapping the account's names puts the same ENI (the same listener) in use1-az1.
+  const std::string text = targets_on(config_on(port), target_port);
+  const std::string names = R"("us-east-1a" = "use1-az2", "us-east-1b" = "use1-az4", "us-east-1c" = "use1-az1")";
+  const std::string swapped = R"("us-east-1a" = "use1-az1", "us-east-1b" = "use1-az4", "us-east-1c" = "use1-az2")";
+  std::string moved = text;
+  REQUIRE(moved.find(names) != std::string::npos);
+  moved.replace(moved.find(names), names.size(), swapped);
+  const auto to_target = [&](proxy::Relay& relay, const char* target) {
+    const nlohmann::json per_target = endpoint_status(relay.status(), "app")["connections_per_target"];
+    const std::string key = std::string(target) + ":" + std::to_string(target_port);
+    return per_target.contains(key) ? per_target[key].get<uint64_t>() : uint64_t{0};
+  };
+  const auto relayed_to = [&](proxy::Relay& relay, const char* target, uint64_t want) {
+    for (int i = 0; i < 200; ++i) {  // the relay thread accepts, chooses and connects
+      if (to_target(relay, target) == want) return true;
+      ::usleep(10000);
+    }
+    return false;
+  };
+
+  proxy::Relay relay({}, {});
+  relay.start();
+  REQUIRE(relay.update(testing::snapshot_of(text)).empty());
+  int client = connected("127.16.1.10", port);
+  REQUIRE(client >= 0);
+  CHECK(relayed_to(relay, "127.0.0.2", 1));
+  ::close(client);
+
+  REQUIRE(relay.update(testing::snapshot_of(moved)).empty());
+  client = connected("127.16.1.10", port);
+  REQUIRE(client >= 0);
+  CHECK(relayed_to(relay, "127.0.0.1", 1));
+  CHECK(to_target(relay, "127.0.0.2") == 1);  // the counters carried over; nothing more went there
+  ::close(client);
+  for (int fd : targets) ::close(fd);
 }
