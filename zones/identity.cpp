@@ -2,7 +2,6 @@
 #include "zones/identity.hpp"
 
 #include <algorithm>
-#include <deque>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <map>
@@ -474,25 +473,19 @@ bool assign_identity(const Config& config, IdentityState& state, Diagnostics& di
   // Sized for 100,000 endpoints: every lookup below is a hash lookup or an index, and the old state is searched
   // once per object (a reload at that size must not spend its time walking trees of names).
   const size_t n_endpoints = config.endpoints.size();
-  // Views of the IDs taken: pinned ones in the config, kept ones in the old state (both outlive this
-  // function's use of the set), new ones in `generated` (a deque: its strings never move).
-  std::unordered_set<std::string_view> ids_in_use;
-  std::deque<std::string> generated;
+  std::unordered_set<std::string> ids_in_use;
   ids_in_use.reserve(config.services.size() + n_endpoints);
   for (const auto& s : config.services)
     if (s.id) ids_in_use.insert(*s.id);
   for (const auto& e : config.endpoints)
     if (e.id) ids_in_use.insert(*e.id);
-  auto keep_or_new = [&](const std::optional<std::string>& pinned, const std::string* stored,
-                         auto generate) -> std::string {
+  auto keep_or_new = [&](const std::optional<std::string>& pinned, const std::string* stored, auto generate) {
     if (pinned) return *pinned;
     if (stored && ids_in_use.insert(*stored).second) return *stored;
-    for (;;) {
-      std::string id = generate();
-      if (ids_in_use.contains(id)) continue;
-      ids_in_use.insert(generated.emplace_back(id));
-      return id;
-    }
+    std::string id;
+    do id = generate();
+    while (!ids_in_use.insert(id).second);
+    return id;
   };
 
   // Services.
