@@ -537,18 +537,6 @@ void SnapshotBuilder::compile_zone(Compiler& compiler, Snapshot::View& view, uin
       compile_run(c, helped_types, mid, all_end, helped);
     });
   compile_run(compiler, types, all_begin, mid, own);
-  // This thread's half goes into the view's name index while the helper may still be compiling its own (the
-  // index keeps the first zone's entry of a name, and a zone's names are distinct: the order of the halves
-  // changes nothing).
-  view.names.reserve(view.names.size() + entries.size());
-  const auto index = [&](const Run& run) {
-    for (const auto& [name, node] : run.nodes) view.names.insert(name, node);  // the first zone of a view keeps a name
-    if (run.wildcard_a) {
-      compiled.wildcard = true;
-      compiled.wildcard_a = *run.wildcard_a;
-    }
-  };
-  index(own);
   if (helper.valid()) helper.get();  // rethrows what the helper threw
   const uint32_t answer_base = compiler.append(helped_arena, helped_answers);
   const auto type_base = static_cast<uint32_t>(types.size());
@@ -563,7 +551,14 @@ void SnapshotBuilder::compile_zone(Compiler& compiler, Snapshot::View& view, uin
     node.any += answer_base;
   }
   if (helped.wildcard_a) helped.wildcard_a = *helped.wildcard_a + answer_base;
-  index(helped);
+  view.names.reserve(view.names.size() + own.nodes.size() + helped.nodes.size());
+  for (const Run* run : {&own, &helped}) {
+    for (const auto& [name, node] : run->nodes) view.names.insert(name, node);  // the first zone of a view keeps a name
+    if (run->wildcard_a) {
+      compiled.wildcard = true;
+      compiled.wildcard_a = *run->wildcard_a;
+    }
+  }
   if (compiled.wildcard) compiled.wildcard_nodata = compiler.uncompressed_soa(*soa, 0);
   view.zones.push_back(compiled);
 }
