@@ -466,6 +466,9 @@ class Worker {
   // adopts it, replacing a listener of the same key; one without gives a kept listener the new table (new
   // service settings, or another endpoint on this address); keys in `to_close` are closed. The sockets in
   // `batch` are the worker's from here: each is adopted or closed.
+  // Preconditions, met by Relay::update: keys unique within `batch` and within `to_close`, none in both. Past
+  // the reserve nothing throws but an allocation for a log line, which ends the process anyway (run_tasks does
+  // not catch).
   void apply(const std::vector<ListenerChange>& batch, const std::vector<ListenKey>& to_close) {
     std::vector<Listener> next;
     try {
@@ -1245,7 +1248,11 @@ std::vector<std::string> Relay::update(std::shared_ptr<const zones::Snapshot> sn
       }
     }
     std::sort(targets.begin(), targets.end(), Impl::target_less);
-    targets.erase(std::unique(targets.begin(), targets.end()), targets.end());  // a target listed twice
+    // The config refuses a target listed twice in one service; should one get through, one counter per
+    // (service, address) stays, the key find_target looks up by.
+    targets.erase(std::unique(targets.begin(), targets.end(),
+                              [](const auto& a, const auto& b) { return !Impl::target_less(a, b) && !Impl::target_less(b, a); }),
+                  targets.end());
     targets.shrink_to_fit();
     d.target_stats = std::move(targets);
     std::sort(endpoints.begin(), endpoints.end(), [](const auto& a, const auto& b) { return a->id() < b->id(); });
