@@ -464,7 +464,7 @@ void SnapshotBuilder::compile_zone(Compiler& compiler, Snapshot::View& view, uin
 
   const std::string wildcard = std::string("\x01*", 2) + apex;
   const std::vector<const WireRr*> authority{soa};
-  using Entry = const BuildNames::Entry*;
+  using Entry = BuildNames::Entry;
   // The answers of a run of names: their nodes (answer and type indices into `c` and `out_types`), and the
   // wildcard's A answer if the run holds `*.<apex>`. Reads only what is above, so two runs can go at once.
   struct Run {
@@ -477,7 +477,7 @@ void SnapshotBuilder::compile_zone(Compiler& compiler, Snapshot::View& view, uin
     std::vector<uint16_t> order;
     run.nodes.reserve(static_cast<size_t>(end - begin));
     for (const Entry* e = begin; e != end; ++e) {
-      const BuildNames::Entry& n = **e;
+      const Entry& n = *e;
       const std::string_view name = n.name;
       Snapshot::Node node;
       node.zone = zi;
@@ -497,7 +497,7 @@ void SnapshotBuilder::compile_zone(Compiler& compiler, Snapshot::View& view, uin
         if (type == kTypeNs && name == apex) {
           // Glue for in-zone name servers.
           for (const auto* ns : set) {
-            if (const BuildNames::Entry* host = names.find(to_wire_lower(std::string(ns->name1))))
+            if (const Entry* host = names.find(to_wire_lower(std::string(ns->name1))))
               for (uint16_t glue : {kTypeA, kTypeAaaa})
                 for (uint32_t i = host->first; i != kNone; i = next[i])
                   if (rrs[i].type == glue) additional.push_back(&rrs[i]);
@@ -514,9 +514,7 @@ void SnapshotBuilder::compile_zone(Compiler& compiler, Snapshot::View& view, uin
       run.nodes.emplace_back(name, node);
     }
   };
-  std::vector<Entry> entries;
-  entries.reserve(names.size());
-  for (const auto& e : names.entries()) entries.push_back(&e);
+  const std::vector<Entry>& entries = names.entries();  // complete: no name is added from here on
   // A large zone (the public zone of a big config) is compiled in two halves at once: a helper thread compiles
   // one into a compiler of its own, whose bytes are then appended to this one's, its indices moved by what
   // comes before them.
